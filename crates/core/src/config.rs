@@ -1,0 +1,469 @@
+//! The bridge's configuration file (`arkbridge.toml`): its typed model, parsing and validation.
+//!
+//! Every credential the bridge itself needs (the Confluence API token, the PVWA service password)
+//! is a [`ConfigSecret`]: normally a `cyberark://` reference resolved through the Central Credential
+//! Provider at start. An inline value is refused unless `allow_inline_secrets` is set, which is for
+//! development only. Only the client-certificate *paths* are literal.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::policy::{Access, Grant};
+use crate::secret_ref::SecretRef;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Folder for the embedded store (SQLite) and other bridge state. Relative paths are resolved
+    /// against the folder that holds the config file.
+    pub data_dir: PathBuf,
+    /// Development only: accept inline secret values in this file.
+    #[serde(default)]
+    pub allow_inline_secrets: bool,
+    pub identity: IdentityConfig,
+    pub cyberark: CyberArkConfig,
+    pub confluence: ConfluenceConfig,
+    #[serde(default)]
+    pub runner: RunnerConfig,
+    /// Per-safe policy (rotation). Safes not listed here use `rotation = "none"`.
+    #[serde(default)]
+    pub safes: BTreeMap<String, SafePolicy>,
+    /// Which identity-provider groups may use which spaces and safes.
+    #[serde(default)]
+    pub grants: Vec<Grant>,
+}
+
+/// Where verified identities come from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    pub provider: IdentityProvider,
+    /// For `local-trusted`: the directory of users and their groups.
+    #[serde(default)]
+    pub users: Vec<LocalUser>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdentityProvider {
+    /// The caller's claimed identity (`--as EMAIL`) is trusted. Development only.
+    LocalTrusted,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LocalUser {
+    pub email: String,
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CyberArkConfig {
+    pub ccp: CcpConfig,
+    pub pvwa: PvwaConfig,
+}
+
+/// Central Credential Provider (`GET /<web_service>/api/Accounts`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CcpConfig {
+    /// Base URL, e.g. `https://ccp.example.com`.
+    pub url: String,
+    /// IIS application name; `AIMWebService` by default.
+    #[serde(default = "default_web_service")]
+    pub web_service: String,
+    pub app_id: String,
+    /// PEM bundle of CA certificates to trust instead of the system roots.
+    #[serde(default)]
+    pub ca_cert: Option<PathBuf>,
+    /// PEM client certificate for mutual TLS.
+    #[serde(default)]
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key for `client_cert`.
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
+    /// Seconds the CCP may spend reaching the Vault (`ConnectionTimeout`).
+    #[serde(default = "default_ccp_timeout")]
+    pub connection_timeout_secs: u32,
+}
+
+/// PVWA REST API (`/PasswordVault/API/...`), used for rotation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PvwaConfig {
+    pub url: String,
+    /// IIS application name; `PasswordVault` by default.
+    #[serde(default = "default_pvwa_app")]
+    pub app_name: String,
+    #[serde(default)]
+    pub auth_method: PvwaAuthMethod,
+    pub username: String,
+    pub password: ConfigSecret,
+    #[serde(default)]
+    pub ca_cert: Option<PathBuf>,
+    /// How long to wait for the CPM to finish a change, in seconds.
+    #[serde(default = "default_cpm_wait")]
+    pub cpm_wait_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub enum PvwaAuthMethod {
+    #[default]
+    CyberArk,
+    #[serde(rename = "LDAP")]
+    Ldap,
+    #[serde(rename = "RADIUS")]
+    Radius,
+}
+
+impl PvwaAuthMethod {
+    /// The path segment used in `/API/auth/<segment>/Logon`.
+    pub fn path_segment(self) -> &'static str {
+        match self {
+            PvwaAuthMethod::CyberArk => "Cyberark",
+            PvwaAuthMethod::Ldap => "LDAP",
+            PvwaAuthMethod::Radius => "RADIUS",
+        }
+    }
+}
+
+/// Confluence Cloud site.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConfluenceConfig {
+    /// Site base URL without `/wiki`, e.g. `https://example.atlassian.net`.
+    pub url: String,
+    /// The Atlassian account e-mail of the bridge's service user.
+    pub user: String,
+    /// Its API token.
+    pub token: ConfigSecret,
+    #[serde(default)]
+    pub ca_cert: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RunnerConfig {
+    /// Upper bound for a block's `timeout` directive, in seconds.
+    #[serde(default = "default_max_timeout")]
+    pub max_timeout_secs: u64,
+    /// Timeout for blocks that do not set one, in seconds.
+    #[serde(default = "default_timeout")]
+    pub default_timeout_secs: u64,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        RunnerConfig {
+            max_timeout_secs: default_max_timeout(),
+            default_timeout_secs: default_timeout(),
+        }
+    }
+}
+
+/// What happens to a credential of this safe after a run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SafePolicy {
+    pub rotation: Rotation,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rotation {
+    /// PVWA `Change`, then wait for the CPM.
+    AfterRun,
+    /// Exclusive account: PVWA `CheckIn`, the CPM changes it.
+    Checkin,
+    /// CyberArk rotates on its own schedule.
+    None,
+}
+
+impl Rotation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rotation::AfterRun => "after-run",
+            Rotation::Checkin => "checkin",
+            Rotation::None => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Rotation> {
+        match s {
+            "after-run" => Some(Rotation::AfterRun),
+            "checkin" => Some(Rotation::Checkin),
+            "none" => Some(Rotation::None),
+            _ => None,
+        }
+    }
+}
+
+/// A credential the bridge itself needs: a `cyberark://` reference (the normal case) or, for
+/// development only, an inline value.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ConfigSecret {
+    Reference(SecretRef),
+    Inline(String),
+}
+
+impl std::fmt::Debug for ConfigSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigSecret::Reference(r) => write!(f, "Reference({r})"),
+            ConfigSecret::Inline(_) => f.write_str("Inline([redacted])"),
+        }
+    }
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error(
+        "config field `{field}` holds an inline secret; store it in CyberArk and write a \
+         cyberark://SAFE/OBJECT reference instead (set allow_inline_secrets = true for development only)"
+    )]
+    InlineSecret { field: &'static str },
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads, parses and validates a config file. Relative paths in it are resolved against the
+    /// file's folder.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config = Config::parse(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.to_path_buf(),
+                message,
+            },
+            other => other,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.resolve_paths(base);
+        Ok(config)
+    }
+
+    /// Parses and validates config text. Paths stay as written.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: PathBuf::new(),
+            // toml's messages quote the offending line; a config line may hold an inline secret,
+            // so only the message's first line (which names the key and position) is kept.
+            message: first_line_without_source(&e.to_string()),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Serialises the config as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a Config always serialises")
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !self.allow_inline_secrets {
+            if matches!(self.confluence.token, ConfigSecret::Inline(_)) {
+                return Err(ConfigError::InlineSecret {
+                    field: "confluence.token",
+                });
+            }
+            if matches!(self.cyberark.pvwa.password, ConfigSecret::Inline(_)) {
+                return Err(ConfigError::InlineSecret {
+                    field: "cyberark.pvwa.password",
+                });
+            }
+        }
+        let ccp = &self.cyberark.ccp;
+        if ccp.client_cert.is_some() != ccp.client_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "cyberark.ccp.client_cert and client_key must be set together".into(),
+            ));
+        }
+        if ccp.app_id.trim().is_empty() {
+            return Err(ConfigError::Invalid("cyberark.ccp.app_id is empty".into()));
+        }
+        for (i, grant) in self.grants.iter().enumerate() {
+            if grant.group.trim().is_empty() {
+                return Err(ConfigError::Invalid(format!("grants[{i}].group is empty")));
+            }
+        }
+        if self.runner.default_timeout_secs == 0 || self.runner.max_timeout_secs == 0 {
+            return Err(ConfigError::Invalid("runner timeouts must be positive".into()));
+        }
+        Ok(())
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.data_dir);
+        let ccp = &mut self.cyberark.ccp;
+        for p in [&mut ccp.ca_cert, &mut ccp.client_cert, &mut ccp.client_key] {
+            if let Some(p) = p {
+                fix(p);
+            }
+        }
+        if let Some(p) = &mut self.cyberark.pvwa.ca_cert {
+            fix(p);
+        }
+        if let Some(p) = &mut self.confluence.ca_cert {
+            fix(p);
+        }
+    }
+
+    /// The rotation policy of a safe.
+    pub fn rotation_for(&self, safe: &str) -> Rotation {
+        self.safes
+            .get(safe)
+            .map(|p| p.rotation)
+            .unwrap_or(Rotation::None)
+    }
+
+    /// The groups of a `local-trusted` user, or `None` if the user is unknown.
+    pub fn local_user_groups(&self, email: &str) -> Option<&[String]> {
+        self.identity
+            .users
+            .iter()
+            .find(|u| u.email.eq_ignore_ascii_case(email))
+            .map(|u| u.groups.as_slice())
+    }
+
+    /// The access level a set of groups holds on a safe from a space, if any grant applies.
+    pub fn access(&self, groups: &[String], space: &str, safe: &str) -> Option<Access> {
+        crate::policy::best_access(&self.grants, groups, space, safe)
+    }
+}
+
+fn first_line_without_source(message: &str) -> String {
+    message.lines().next().unwrap_or("parse error").to_string()
+}
+
+fn default_web_service() -> String {
+    "AIMWebService".into()
+}
+fn default_pvwa_app() -> String {
+    "PasswordVault".into()
+}
+fn default_ccp_timeout() -> u32 {
+    30
+}
+fn default_cpm_wait() -> u64 {
+    120
+}
+fn default_max_timeout() -> u64 {
+    3600
+}
+fn default_timeout() -> u64 {
+    600
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"
+data_dir = "data"
+
+[identity]
+provider = "local-trusted"
+users = [{ email = "alice@example.com", groups = ["platform-admins"] }]
+
+[cyberark.ccp]
+url = "https://127.0.0.1:1"
+app_id = "arkbridge"
+client_cert = "client.pem"
+client_key = "client-key.pem"
+
+[cyberark.pvwa]
+url = "https://127.0.0.1:2"
+username = "arkbridge-svc"
+password = "cyberark://Integrations/pvwa-arkbridge-svc"
+
+[confluence]
+url = "https://127.0.0.1:3"
+user = "arkbridge@example.com"
+token = "cyberark://Integrations/confluence-api-token"
+
+[safes.Prod-DB]
+rotation = "after-run"
+
+[[grants]]
+group = "platform-admins"
+spaces = ["OPS"]
+safes = { Prod-DB = "write", Prod-DB-RO = "read" }
+"#;
+
+    #[test]
+    fn parses_sample_with_references_and_defaults() {
+        let c = Config::parse(SAMPLE).unwrap();
+        assert_eq!(c.cyberark.ccp.web_service, "AIMWebService");
+        assert_eq!(c.cyberark.pvwa.app_name, "PasswordVault");
+        assert!(matches!(c.confluence.token, ConfigSecret::Reference(_)));
+        assert_eq!(c.rotation_for("Prod-DB"), Rotation::AfterRun);
+        assert_eq!(c.rotation_for("Other"), Rotation::None);
+        let groups = vec!["platform-admins".to_string()];
+        assert_eq!(c.access(&groups, "OPS", "Prod-DB"), Some(Access::Write));
+        assert_eq!(c.access(&groups, "DEV", "Prod-DB"), None);
+    }
+
+    #[test]
+    fn inline_secret_is_refused_without_naming_the_value() {
+        let text = SAMPLE.replace(
+            "\"cyberark://Integrations/confluence-api-token\"",
+            "\"hunter2-inline\"",
+        );
+        let err = Config::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("confluence.token"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn inline_secret_allowed_for_development() {
+        let text = SAMPLE.replace(
+            "\"cyberark://Integrations/confluence-api-token\"",
+            "\"hunter2-inline\"",
+        );
+        let text = format!("allow_inline_secrets = true\n{text}");
+        let c = Config::parse(&text).unwrap();
+        assert_eq!(format!("{:?}", c.confluence.token), "Inline([redacted])");
+    }
+
+    #[test]
+    fn parse_error_does_not_echo_the_line() {
+        let text = SAMPLE.replace("app_id = \"arkbridge\"", "app_id = \"s3cr3t-value");
+        let err = Config::parse(&text).unwrap_err().to_string();
+        assert!(!err.contains("s3cr3t"), "{err}");
+    }
+
+    #[test]
+    fn unknown_field_is_refused() {
+        let text = format!("colour = \"blue\"\n{SAMPLE}");
+        assert!(Config::parse(&text).is_err());
+    }
+
+    #[test]
+    fn round_trips_through_toml() {
+        let c = Config::parse(SAMPLE).unwrap();
+        assert_eq!(Config::parse(&c.to_toml()).unwrap(), c);
+    }
+}
