@@ -165,7 +165,11 @@ fn open_macro(e: &BytesStart<'_>) -> Option<CodeBlock> {
 
 fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
     let a = e.try_get_attribute(name).ok()??;
-    Some(a.unescape_value().map(|v| v.into_owned()).unwrap_or_else(|_| a.value.into_owned()))
+    Some(
+        a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map(|v| v.into_owned())
+            .unwrap_or_else(|_| a.value.into_owned()),
+    )
 }
 
 /// HTML named entities that appear in storage format (XML's five plus common HTML ones).

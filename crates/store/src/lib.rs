@@ -1,0 +1,68 @@
+//! The bridge's durable state: runs, credential leases and the audit chain.
+//!
+//! [`Store`] is the interface the rest of arkbridge uses; [`SqliteStore`] is the embedded
+//! default (SQLite in WAL mode). A PostgreSQL backend implements the same trait, so callers do not
+//! change. No table holds a secret value: leases name accounts, never their content.
+
+mod model;
+mod sqlite;
+
+use std::future::Future;
+
+pub use model::{Lease, LeaseState, NewLease, RunRecord, RunStatus};
+pub use sqlite::SqliteStore;
+
+use arkbridge_core::audit::{AuditEvent, AuditRecord};
+
+/// A store failure. The message names the operation; it never holds a secret (none is stored).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {path}: {source}")]
+    Open { path: String, source: sqlx::Error },
+    #[error("store migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("store query failed ({what}): {source}")]
+    Query { what: &'static str, source: sqlx::Error },
+    #[error("the store holds an unexpected value in {what}: {value}")]
+    Corrupt { what: &'static str, value: String },
+    #[error("no {what} with id {id}")]
+    NotFound { what: &'static str, id: String },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Everything arkbridge keeps durably.
+pub trait Store: Send + Sync + 'static {
+    /// Records a new run (status `running`).
+    fn insert_run(&self, run: &RunRecord) -> impl Future<Output = Result<()>> + Send;
+    /// Records how a run ended.
+    fn finish_run(
+        &self,
+        id: &str,
+        status: RunStatus,
+        exit_code: Option<i32>,
+        finished_micros: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Records the id of the comment posted for a run.
+    fn set_run_comment(&self, id: &str, comment_id: &str) -> impl Future<Output = Result<()>> + Send;
+    fn get_run(&self, id: &str) -> impl Future<Output = Result<Option<RunRecord>>> + Send;
+
+    /// Writes a lease before its credential is requested; returns its id.
+    fn insert_lease(&self, lease: &NewLease) -> impl Future<Output = Result<i64>> + Send;
+    /// Moves a lease to a new state, optionally recording the account id or an error.
+    fn update_lease(
+        &self,
+        id: i64,
+        state: LeaseState,
+        account_id: Option<&str>,
+        error: Option<&str>,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Leases whose rotation has not finished (left open by a crash, or still in flight).
+    fn open_leases(&self) -> impl Future<Output = Result<Vec<Lease>>> + Send;
+    fn leases_for_run(&self, run_id: &str) -> impl Future<Output = Result<Vec<Lease>>> + Send;
+
+    /// Appends an event to the audit chain, atomically with respect to other appenders.
+    fn append_audit(&self, event: AuditEvent) -> impl Future<Output = Result<AuditRecord>> + Send;
+    /// Audit records with `seq > after`, in order, at most `limit`.
+    fn audit_records(&self, after: i64, limit: i64) -> impl Future<Output = Result<Vec<AuditRecord>>> + Send;
+}

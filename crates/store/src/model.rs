@@ -1,0 +1,126 @@
+//! The rows the store keeps: runs and leases.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+/// How a run ended (or that it has not yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Denied,
+    Error,
+}
+
+/// One run of a runbook block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRecord {
+    pub id: String,
+    pub page_id: String,
+    pub page_version: i64,
+    pub block: String,
+    pub user_email: String,
+    pub mode: String,
+    pub status: RunStatus,
+    pub exit_code: Option<i32>,
+    pub started_micros: i64,
+    pub finished_micros: Option<i64>,
+    pub comment_id: Option<String>,
+}
+
+/// The life of a lease: a credential handed to one run, and its rotation afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LeaseState {
+    /// Written before the credential is requested.
+    Requested,
+    /// The credential was handed over.
+    Issued,
+    /// The run is over; rotation is due.
+    RunFinished,
+    Rotating,
+    Rotated,
+    RotationFailed,
+    /// Nothing to rotate (the safe's policy is `none`, or the credential was never issued).
+    Released,
+}
+
+/// A lease to be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLease {
+    pub run_id: String,
+    pub safe: String,
+    pub object: String,
+    pub account_id: Option<String>,
+    /// The rotation policy in force when the lease was taken (`after-run`, `checkin`, `none`).
+    pub rotation: String,
+    pub created_micros: i64,
+}
+
+/// A stored lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub id: i64,
+    pub run_id: String,
+    pub safe: String,
+    pub object: String,
+    pub account_id: Option<String>,
+    pub rotation: String,
+    pub state: LeaseState,
+    pub error: Option<String>,
+}
+
+macro_rules! string_enum {
+    ($ty:ty { $($variant:ident => $s:literal),* $(,)? }) => {
+        impl $ty {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $s),* }
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s { $($s => Ok(Self::$variant),)* other => Err(other.to_string()) }
+            }
+        }
+    };
+}
+
+string_enum!(RunStatus {
+    Running => "running",
+    Succeeded => "succeeded",
+    Failed => "failed",
+    TimedOut => "timed-out",
+    Denied => "denied",
+    Error => "error",
+});
+
+string_enum!(LeaseState {
+    Requested => "requested",
+    Issued => "issued",
+    RunFinished => "run-finished",
+    Rotating => "rotating",
+    Rotated => "rotated",
+    RotationFailed => "rotation-failed",
+    Released => "released",
+});
+
+impl LeaseState {
+    /// Whether rotation may still be owed on a lease in this state.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            LeaseState::Requested | LeaseState::Issued | LeaseState::RunFinished | LeaseState::Rotating
+        )
+    }
+}

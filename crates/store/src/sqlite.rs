@@ -1,0 +1,366 @@
+//! The embedded SQLite store (WAL mode, migrations embedded in the binary).
+
+use std::path::Path;
+use std::time::Duration;
+
+use arkbridge_core::audit::{AuditEvent, AuditRecord, next_record};
+use sqlx::Row;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+
+use crate::{Lease, LeaseState, NewLease, Result, RunRecord, RunStatus, Store, StoreError};
+
+/// SQLite behind the [`Store`] trait.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError::Query { what, source }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store file and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                path: path.display().to_string(),
+                source,
+            })?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// Closes the pool, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn parse<T: std::str::FromStr>(what: &'static str, s: String) -> Result<T> {
+    s.parse().map_err(|_| StoreError::Corrupt { what, value: s })
+}
+
+fn run_from_row(r: &SqliteRow) -> Result<RunRecord> {
+    Ok(RunRecord {
+        id: r.get("id"),
+        page_id: r.get("page_id"),
+        page_version: r.get("page_version"),
+        block: r.get("block"),
+        user_email: r.get("user_email"),
+        mode: r.get("mode"),
+        status: parse::<RunStatus>("runs.status", r.get("status"))?,
+        exit_code: r.get::<Option<i64>, _>("exit_code").map(|c| c as i32),
+        started_micros: r.get("started_micros"),
+        finished_micros: r.get("finished_micros"),
+        comment_id: r.get("comment_id"),
+    })
+}
+
+fn lease_from_row(r: &SqliteRow) -> Result<Lease> {
+    Ok(Lease {
+        id: r.get("id"),
+        run_id: r.get("run_id"),
+        safe: r.get("safe"),
+        object: r.get("object"),
+        account_id: r.get("account_id"),
+        rotation: r.get("rotation"),
+        state: parse::<LeaseState>("leases.state", r.get("state"))?,
+        error: r.get("error"),
+    })
+}
+
+fn audit_from_row(r: &SqliteRow) -> Result<AuditRecord> {
+    let details: String = r.get("details");
+    let details = serde_json::from_str(&details).map_err(|_| StoreError::Corrupt {
+        what: "audit.details",
+        value: format!("record {}", r.get::<i64, _>("seq")),
+    })?;
+    Ok(AuditRecord {
+        seq: r.get("seq"),
+        event: AuditEvent {
+            ts_micros: r.get("ts_micros"),
+            actor: r.get("actor"),
+            action: r.get("action"),
+            run_id: r.get("run_id"),
+            target: r.get("target"),
+            details,
+        },
+        prev_hash: r.get("prev_hash"),
+        hash: r.get("hash"),
+    })
+}
+
+const LEASE_COLUMNS: &str = "id, run_id, safe, object, account_id, rotation, state, error";
+
+impl Store for SqliteStore {
+    async fn insert_run(&self, run: &RunRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO runs (id, page_id, page_version, block, user_email, mode, status, exit_code, \
+             started_micros, finished_micros, comment_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&run.id)
+        .bind(&run.page_id)
+        .bind(run.page_version)
+        .bind(&run.block)
+        .bind(&run.user_email)
+        .bind(&run.mode)
+        .bind(run.status.as_str())
+        .bind(run.exit_code.map(i64::from))
+        .bind(run.started_micros)
+        .bind(run.finished_micros)
+        .bind(&run.comment_id)
+        .execute(&self.pool)
+        .await
+        .map_err(q("insert run"))?;
+        Ok(())
+    }
+
+    async fn finish_run(&self, id: &str, status: RunStatus, exit_code: Option<i32>, finished_micros: i64) -> Result<()> {
+        let done = sqlx::query("UPDATE runs SET status = $1, exit_code = $2, finished_micros = $3 WHERE id = $4")
+            .bind(status.as_str())
+            .bind(exit_code.map(i64::from))
+            .bind(finished_micros)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(q("finish run"))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound { what: "run", id: id.to_string() });
+        }
+        Ok(())
+    }
+
+    async fn set_run_comment(&self, id: &str, comment_id: &str) -> Result<()> {
+        sqlx::query("UPDATE runs SET comment_id = $1 WHERE id = $2")
+            .bind(comment_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(q("set run comment"))?;
+        Ok(())
+    }
+
+    async fn get_run(&self, id: &str) -> Result<Option<RunRecord>> {
+        let row = sqlx::query("SELECT * FROM runs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(q("get run"))?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    async fn insert_lease(&self, lease: &NewLease) -> Result<i64> {
+        let row = sqlx::query(
+            "INSERT INTO leases (run_id, safe, object, account_id, rotation, state, created_micros, updated_micros) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+        )
+        .bind(&lease.run_id)
+        .bind(&lease.safe)
+        .bind(&lease.object)
+        .bind(&lease.account_id)
+        .bind(&lease.rotation)
+        .bind(LeaseState::Requested.as_str())
+        .bind(lease.created_micros)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(q("insert lease"))?;
+        Ok(row.get("id"))
+    }
+
+    async fn update_lease(&self, id: i64, state: LeaseState, account_id: Option<&str>, error: Option<&str>) -> Result<()> {
+        let now = now_micros();
+        let done = sqlx::query(
+            "UPDATE leases SET state = $1, account_id = COALESCE($2, account_id), error = $3, updated_micros = $4 \
+             WHERE id = $5",
+        )
+        .bind(state.as_str())
+        .bind(account_id)
+        .bind(error)
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(q("update lease"))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound { what: "lease", id: id.to_string() });
+        }
+        Ok(())
+    }
+
+    async fn open_leases(&self) -> Result<Vec<Lease>> {
+        let sql = format!(
+            "SELECT {LEASE_COLUMNS} FROM leases WHERE state IN ('requested', 'issued', 'run-finished', 'rotating') ORDER BY id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("open leases"))?;
+        rows.iter().map(lease_from_row).collect()
+    }
+
+    async fn leases_for_run(&self, run_id: &str) -> Result<Vec<Lease>> {
+        let sql = format!("SELECT {LEASE_COLUMNS} FROM leases WHERE run_id = $1 ORDER BY id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("leases for run"))?;
+        rows.iter().map(lease_from_row).collect()
+    }
+
+    async fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord> {
+        // BEGIN IMMEDIATE takes the write lock first, so two appenders (even in two processes)
+        // can never read the same head and fork the chain.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(q("begin audit append"))?;
+        let head = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(q("read audit head"))?;
+        let head: Option<(i64, String)> = head.map(|r| (r.get("seq"), r.get("hash")));
+        let record = next_record(head.as_ref().map(|(s, h)| (s, h.as_str())), event);
+        sqlx::query(
+            "INSERT INTO audit (seq, ts_micros, actor, action, run_id, target, details, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(record.seq)
+        .bind(record.event.ts_micros)
+        .bind(&record.event.actor)
+        .bind(&record.event.action)
+        .bind(&record.event.run_id)
+        .bind(&record.event.target)
+        .bind(record.event.details.to_string())
+        .bind(&record.prev_hash)
+        .bind(&record.hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("append audit"))?;
+        tx.commit().await.map_err(q("commit audit append"))?;
+        Ok(record)
+    }
+
+    async fn audit_records(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>> {
+        let rows = sqlx::query("SELECT * FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("read audit"))?;
+        rows.iter().map(audit_from_row).collect()
+    }
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arkbridge_core::audit::verify_chain;
+
+    async fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("arkbridge.db")).await.unwrap();
+        (dir, s)
+    }
+
+    fn event(i: i64) -> AuditEvent {
+        AuditEvent {
+            ts_micros: i,
+            actor: "alice@example.com".into(),
+            action: "run.requested".into(),
+            run_id: None,
+            target: Some("page:1".into()),
+            details: serde_json::json!({ "i": i }),
+        }
+    }
+
+    fn run(id: &str) -> RunRecord {
+        RunRecord {
+            id: id.into(),
+            page_id: "1".into(),
+            page_version: 3,
+            block: "restart".into(),
+            user_email: "alice@example.com".into(),
+            mode: "write".into(),
+            status: RunStatus::Running,
+            exit_code: None,
+            started_micros: 1,
+            finished_micros: None,
+            comment_id: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_appends_form_one_chain() {
+        let (_dir, s) = store().await;
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move { s.append_audit(event(i)).await.unwrap() }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let records = s.audit_records(0, 1000).await.unwrap();
+        assert_eq!(verify_chain(records).unwrap().0, 40);
+        assert_eq!(s.audit_records(38, 10).await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn runs_and_leases_round_trip() {
+        let (_dir, s) = store().await;
+        s.insert_run(&run("r1")).await.unwrap();
+        s.finish_run("r1", RunStatus::Succeeded, Some(0), 5).await.unwrap();
+        s.set_run_comment("r1", "c9").await.unwrap();
+        let r = s.get_run("r1").await.unwrap().unwrap();
+        assert_eq!((r.status, r.exit_code, r.comment_id.as_deref()), (RunStatus::Succeeded, Some(0), Some("c9")));
+        assert!(s.get_run("nope").await.unwrap().is_none());
+        assert!(matches!(s.finish_run("nope", RunStatus::Failed, None, 1).await, Err(StoreError::NotFound { .. })));
+
+        let id = s
+            .insert_lease(&NewLease {
+                run_id: "r1".into(),
+                safe: "Prod-DB".into(),
+                object: "payments-db".into(),
+                account_id: None,
+                rotation: "after-run".into(),
+                created_micros: 1,
+            })
+            .await
+            .unwrap();
+        assert_eq!(s.open_leases().await.unwrap().len(), 1);
+        s.update_lease(id, LeaseState::Issued, Some("12_3"), None).await.unwrap();
+        s.update_lease(id, LeaseState::Rotated, None, None).await.unwrap();
+        let l = &s.leases_for_run("r1").await.unwrap()[0];
+        assert_eq!((l.state, l.account_id.as_deref()), (LeaseState::Rotated, Some("12_3")));
+        assert!(s.open_leases().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn reopening_keeps_data_and_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        {
+            let s = SqliteStore::open(&path).await.unwrap();
+            s.append_audit(event(1)).await.unwrap();
+            s.close().await;
+        }
+        let s = SqliteStore::open(&path).await.unwrap();
+        assert_eq!(s.audit_records(0, 10).await.unwrap().len(), 1);
+    }
+}
