@@ -1,0 +1,208 @@
+//! Handing a run its credentials: one lease per retrieval, written before the CCP is asked, and
+//! the read-only fallback when CyberArk is unavailable.
+//!
+//! For a safe whose policy rotates after the run, the account is first looked up in the PVWA: if
+//! the bridge could not rotate it afterwards, it does not fetch it at all.
+
+use arkbridge_core::config::Rotation;
+use arkbridge_core::runbook::{Binding, BindingKind, Mode, Runbook};
+use arkbridge_core::secret_ref::SecretRef;
+use arkbridge_cyberark::{CcpQuery, CyberArkError};
+use arkbridge_store::{LeaseState, NewLease, Store};
+use secrecy::SecretString;
+
+use crate::{Bridge, EngineError, now_micros};
+
+/// A lease taken by this run, to be settled after it.
+#[derive(Debug, Clone)]
+pub(crate) struct LeaseHandle {
+    pub(crate) id: i64,
+    pub(crate) reference: SecretRef,
+    pub(crate) rotation: Rotation,
+    pub(crate) account_id: Option<String>,
+    pub(crate) issued: bool,
+}
+
+/// The values a run gets, by binding.
+#[derive(Default)]
+pub(crate) struct Credentials {
+    pub(crate) env: Vec<(String, SecretString)>,
+    pub(crate) files: Vec<(String, SecretString)>,
+    /// Set when CyberArk was unavailable and fallbacks were used.
+    pub(crate) read_only: bool,
+}
+
+impl Credentials {
+    fn push(&mut self, b: &Binding, v: SecretString) {
+        match b.kind {
+            BindingKind::Env => self.env.push((b.variable.clone(), v)),
+            BindingKind::File => self.files.push((b.variable.clone(), v)),
+        }
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &SecretString> {
+        self.env.iter().chain(&self.files).map(|(_, v)| v)
+    }
+}
+
+/// Everything a retrieval needs to say who asked and why.
+pub(crate) struct Ask<'a> {
+    pub(crate) run_id: &'a str,
+    pub(crate) actor: &'a str,
+    pub(crate) reason: String,
+}
+
+impl<S: Store> Bridge<S> {
+    /// Fetches every binding of `runbook`. Leases taken are pushed to `leases` even when this
+    /// fails, so that the caller settles them whatever happens.
+    pub(crate) async fn acquire(
+        &self,
+        ask: &Ask<'_>,
+        runbook: &Runbook,
+        leases: &mut Vec<LeaseHandle>,
+    ) -> Result<Credentials, EngineError> {
+        let mut creds = Credentials::default();
+        let mut outage = None;
+        for b in &runbook.bindings {
+            match self.fetch(ask, &b.reference, leases).await {
+                Ok(v) => creds.push(b, v),
+                Err(EngineError::CyberArk(e)) if e.is_unavailable() => {
+                    outage = Some(e);
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let Some(outage) = outage else {
+            return Ok(creds);
+        };
+        // CyberArk failed: go on read-only, with a fallback for every binding that names one.
+        // Values already fetched are dropped (and their leases settled by the caller).
+        tracing::warn!(run_id = ask.run_id, error = %outage, "CyberArk unavailable; trying read-only fallbacks");
+        let missing: Vec<&str> = runbook
+            .bindings
+            .iter()
+            .filter(|b| b.fallback.is_none())
+            .map(|b| b.variable.as_str())
+            .collect();
+        if runbook.mode == Mode::Write && !missing.is_empty() {
+            return Err(EngineError::NoFallback(format!(
+                "{outage}; the write runbook `{}` has no read-only fallback for {}",
+                runbook.name,
+                missing.join(", ")
+            )));
+        }
+        self.audit(
+            ask.actor,
+            "run.fallback",
+            Some(ask.run_id),
+            None,
+            serde_json::json!({ "cause": outage.to_string(), "without_fallback": missing }),
+        )
+        .await?;
+        let mut ro = Credentials {
+            read_only: true,
+            ..Credentials::default()
+        };
+        for b in &runbook.bindings {
+            let reference = b.fallback.as_ref().unwrap_or(&b.reference);
+            match self.fetch(ask, reference, leases).await {
+                Ok(v) => ro.push(b, v),
+                Err(EngineError::CyberArk(e)) if e.is_unavailable() => {
+                    return Err(EngineError::NoFallback(format!("{outage}; the fallback {reference} failed too: {e}")));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(ro)
+    }
+
+    /// One retrieval: lease first, then the CCP.
+    async fn fetch(&self, ask: &Ask<'_>, reference: &SecretRef, leases: &mut Vec<LeaseHandle>) -> Result<SecretString, EngineError> {
+        let rotation = self.config.rotation_for(&reference.safe);
+        let account_id = match rotation {
+            Rotation::None => None,
+            Rotation::AfterRun | Rotation::Checkin => {
+                let found = self
+                    .with_pvwa(async |p| p.find_account(&reference.safe, &reference.object).await)
+                    .await?;
+                let account = found.ok_or_else(|| {
+                    EngineError::Runbook(format!(
+                        "{reference}: the bridge's PVWA user cannot see this account, so it could not \
+                         rotate it after the run; refusing to fetch it"
+                    ))
+                })?;
+                Some(account.id)
+            }
+        };
+        let id = self
+            .store
+            .insert_lease(&NewLease {
+                run_id: ask.run_id.to_string(),
+                safe: reference.safe.clone(),
+                object: reference.object.clone(),
+                account_id: account_id.clone(),
+                rotation: rotation.as_str().to_string(),
+                created_micros: now_micros(),
+            })
+            .await?;
+        leases.push(LeaseHandle {
+            id,
+            reference: reference.clone(),
+            rotation,
+            account_id,
+            issued: false,
+        });
+        let mut query = CcpQuery::for_account(&reference.safe, &reference.object).reason(ask.reason.clone());
+        // A value the CPM is about to replace must never be handed to a run.
+        query.fail_request_on_password_change = true;
+        let result: Result<SecretString, CyberArkError> = match self.ccp.get(&query).await {
+            Ok(account) => account.secret_property(reference.property()).ok_or_else(|| CyberArkError::Protocol {
+                endpoint: "ccp",
+                detail: format!("the answer for {reference} has no property {}", reference.property()),
+            }),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(value) => {
+                self.store.update_lease(id, LeaseState::Issued, None, None).await?;
+                if let Some(l) = leases.last_mut() {
+                    l.issued = true;
+                }
+                self.audit(
+                    ask.actor,
+                    "secret.retrieved",
+                    Some(ask.run_id),
+                    Some(reference.account().to_string()),
+                    serde_json::json!({ "lease": id, "field": reference.property(), "via": "ccp" }),
+                )
+                .await?;
+                Ok(value)
+            }
+            Err(e) => {
+                self.store
+                    .update_lease(id, LeaseState::Released, None, Some(&e.to_string()))
+                    .await?;
+                self.audit(
+                    ask.actor,
+                    "secret.retrieval_failed",
+                    Some(ask.run_id),
+                    Some(reference.account().to_string()),
+                    serde_json::json!({ "lease": id, "error": e.to_string(), "unavailable": e.is_unavailable() }),
+                )
+                .await?;
+                if let Some(l) = leases.last_mut() {
+                    l.rotation = Rotation::None;
+                }
+                Err(e.into())
+            }
+        }
+    }
+}
+
+/// Makes a free-text value safe for a CCP query value (`+ & %` are not supported there).
+pub(crate) fn ccp_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| if matches!(c, '+' | '&' | '%' | ';') || c.is_control() { '_' } else { c })
+        .collect()
+}

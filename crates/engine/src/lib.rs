@@ -1,0 +1,151 @@
+//! The run flow: everything between "this user asks to run this block" and "the result is on the
+//! page and the credentials are rotated".
+//!
+//! [`Bridge`] holds the clients and the store. [`Bridge::connect`] resolves the bridge's own
+//! credentials through the CCP, opens the store and, before anything else, rotates the leases that
+//! a crashed process left open. [`Bridge::run`] carries out one run (see `run.rs` for the steps).
+//! This crate decides and orders; the clients talk to CyberArk and Confluence, the runner runs the
+//! script and the store keeps state.
+
+mod bootstrap;
+mod comment;
+mod credentials;
+mod error;
+mod identity;
+mod lock;
+mod rotation;
+mod run;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arkbridge_confluence::ConfluenceClient;
+use arkbridge_core::audit::{AuditEvent, AuditRecord};
+use arkbridge_core::config::Config;
+use arkbridge_cyberark::{CcpClient, PvwaClient};
+use arkbridge_store::{SqliteStore, Store};
+use secrecy::SecretString;
+use tokio::sync::Mutex;
+
+pub use error::EngineError;
+pub use identity::VerifiedUser;
+pub use rotation::RecoveryReport;
+pub use run::{RunReport, RunRequest};
+
+/// The actor name of the bridge's own audit events.
+pub const BRIDGE_ACTOR: &str = "arkbridge";
+
+/// The bridge: config, clients and store, ready to run.
+pub struct Bridge<S: Store = SqliteStore> {
+    config: Arc<Config>,
+    store: S,
+    ccp: CcpClient,
+    confluence: ConfluenceClient,
+    pvwa_password: SecretString,
+    pvwa: Mutex<Option<PvwaClient>>,
+    locks_dir: PathBuf,
+}
+
+impl<S: Store> std::fmt::Debug for Bridge<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bridge")
+            .field("data_dir", &self.config.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bridge<SqliteStore> {
+    /// Opens the embedded store in the config's data folder and connects.
+    pub async fn connect(config: Config) -> Result<(Bridge<SqliteStore>, RecoveryReport), EngineError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            EngineError::Setup(format!("cannot create data folder {}: {e}", config.data_dir.display()))
+        })?;
+        let store = SqliteStore::open(&config.data_dir.join("arkbridge.db")).await?;
+        Bridge::with_store(config, store).await
+    }
+}
+
+impl<S: Store> Bridge<S> {
+    /// Connects with a given store: fetches the bridge's own credentials through the CCP, then
+    /// recovers leases left open by a crash.
+    pub async fn with_store(config: Config, store: S) -> Result<(Bridge<S>, RecoveryReport), EngineError> {
+        let ccp = CcpClient::new(&config.cyberark.ccp)?;
+        let secrets = bootstrap::resolve(&config, &ccp, &store).await?;
+        let confluence = ConfluenceClient::new(&config.confluence, secrets.confluence_token)?;
+        let locks_dir = config.data_dir.join("runs");
+        std::fs::create_dir_all(&locks_dir).map_err(|e| {
+            EngineError::Setup(format!("cannot create {}: {e}", locks_dir.display()))
+        })?;
+        let bridge = Bridge {
+            config: Arc::new(config),
+            store,
+            ccp,
+            confluence,
+            pvwa_password: secrets.pvwa_password,
+            pvwa: Mutex::new(None),
+            locks_dir,
+        };
+        let report = bridge.recover().await?;
+        Ok((bridge, report))
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn confluence(&self) -> &ConfluenceClient {
+        &self.confluence
+    }
+
+    /// Logs off the PVWA session, if one is open.
+    pub async fn shutdown(&self) {
+        if let Some(pvwa) = self.pvwa.lock().await.take() {
+            if let Err(e) = pvwa.logoff().await {
+                tracing::warn!(error = %e, "PVWA logoff failed");
+            }
+        }
+    }
+
+    /// Appends one audit event stamped now.
+    pub(crate) async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        run_id: Option<&str>,
+        target: Option<String>,
+        details: serde_json::Value,
+    ) -> Result<AuditRecord, EngineError> {
+        let event = AuditEvent {
+            ts_micros: now_micros(),
+            actor: actor.to_string(),
+            action: action.to_string(),
+            run_id: run_id.map(str::to_string),
+            target,
+            details,
+        };
+        Ok(self.store.append_audit(event).await?)
+    }
+
+    /// Runs `f` with a logged-on PVWA session, logging on at first use.
+    pub(crate) async fn with_pvwa<T>(
+        &self,
+        f: impl AsyncFnOnce(&PvwaClient) -> Result<T, arkbridge_cyberark::CyberArkError>,
+    ) -> Result<T, arkbridge_cyberark::CyberArkError> {
+        let mut guard = self.pvwa.lock().await;
+        if guard.is_none() {
+            *guard = Some(PvwaClient::logon(&self.config.cyberark.pvwa, &self.pvwa_password).await?);
+        }
+        f(guard.as_ref().expect("logged on above")).await
+    }
+}
+
+pub(crate) fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}

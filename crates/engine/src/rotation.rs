@@ -1,0 +1,145 @@
+//! Settling leases after a run, and recovering those a crashed process left open.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use arkbridge_core::config::Rotation;
+use arkbridge_core::secret_ref::SecretRef;
+use arkbridge_store::{Lease, LeaseState, RunStatus, Store};
+use serde::Serialize;
+
+use crate::credentials::LeaseHandle;
+use crate::{BRIDGE_ACTOR, Bridge, EngineError, lock, now_micros};
+
+/// What start-up recovery did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct RecoveryReport {
+    /// Accounts rotated for crashed runs (`Safe/Object`).
+    pub rotated: Vec<String>,
+    /// Accounts whose rotation failed again.
+    pub failed: Vec<String>,
+    /// Runs still alive in another process, left alone.
+    pub in_progress: usize,
+}
+
+impl<S: Store> Bridge<S> {
+    /// Settles the leases of a finished run. Returns the accounts rotated.
+    pub(crate) async fn settle(&self, actor: &str, run_id: &str, leases: &[LeaseHandle]) -> Result<Vec<String>, EngineError> {
+        let mut rotated = Vec::new();
+        for l in leases {
+            if !l.issued && l.rotation == Rotation::None {
+                continue; // never issued: already released when the retrieval failed
+            }
+            self.store.update_lease(l.id, LeaseState::RunFinished, None, None).await?;
+            if self.rotate(actor, run_id, l.id, &l.reference, l.rotation, l.account_id.as_deref()).await? {
+                rotated.push(format!("{}/{}", l.reference.safe, l.reference.object));
+            }
+        }
+        Ok(rotated)
+    }
+
+    /// Carries out a lease's rotation policy. Returns whether the account was rotated. A failed
+    /// rotation is recorded (lease state, audit event, error log) and reported as `false`.
+    async fn rotate(
+        &self,
+        actor: &str,
+        run_id: &str,
+        lease_id: i64,
+        reference: &SecretRef,
+        rotation: Rotation,
+        account_id: Option<&str>,
+    ) -> Result<bool, EngineError> {
+        let target = Some(reference.account().to_string());
+        let (Rotation::AfterRun | Rotation::Checkin, Some(id)) = (rotation, account_id) else {
+            self.store.update_lease(lease_id, LeaseState::Released, None, None).await?;
+            return Ok(false);
+        };
+        self.store.update_lease(lease_id, LeaseState::Rotating, None, None).await?;
+        let wait = Duration::from_secs(self.config.cyberark.pvwa.cpm_wait_secs);
+        let result = self
+            .with_pvwa(async |p| {
+                match rotation {
+                    Rotation::Checkin => p.check_in(id).await?,
+                    _ => p.change(id).await?,
+                }
+                p.wait_for_cpm(id, wait).await
+            })
+            .await;
+        match result {
+            Ok(_) => {
+                self.store.update_lease(lease_id, LeaseState::Rotated, None, None).await?;
+                self.audit(
+                    actor,
+                    "secret.rotated",
+                    Some(run_id),
+                    target,
+                    serde_json::json!({ "lease": lease_id, "account_id": id, "rotation": rotation.as_str() }),
+                )
+                .await?;
+                Ok(true)
+            }
+            Err(e) => {
+                tracing::error!(lease = lease_id, account = %reference.account(), error = %e, "rotation failed");
+                self.store
+                    .update_lease(lease_id, LeaseState::RotationFailed, None, Some(&e.to_string()))
+                    .await?;
+                self.audit(
+                    actor,
+                    "secret.rotation_failed",
+                    Some(run_id),
+                    target,
+                    serde_json::json!({ "lease": lease_id, "account_id": id, "error": e.to_string() }),
+                )
+                .await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Rotates the leases of runs whose process died (their run lock is free).
+    pub(crate) async fn recover(&self) -> Result<RecoveryReport, EngineError> {
+        let mut by_run: BTreeMap<String, Vec<Lease>> = BTreeMap::new();
+        for l in self.store.open_leases().await? {
+            by_run.entry(l.run_id.clone()).or_default().push(l);
+        }
+        let mut report = RecoveryReport::default();
+        for (run_id, leases) in by_run {
+            let Some(_lock) = lock::try_lock(&self.locks_dir, &run_id)
+                .map_err(|e| EngineError::Setup(format!("cannot check run lock {run_id}: {e}")))?
+            else {
+                report.in_progress += 1;
+                continue;
+            };
+            tracing::warn!(run_id, leases = leases.len(), "recovering leases of a run that did not finish");
+            self.audit(
+                BRIDGE_ACTOR,
+                "run.recovered",
+                Some(&run_id),
+                None,
+                serde_json::json!({ "open_leases": leases.iter().map(|l| l.id).collect::<Vec<_>>() }),
+            )
+            .await?;
+            if let Some(run) = self.store.get_run(&run_id).await? {
+                if run.status == RunStatus::Running {
+                    self.store.finish_run(&run_id, RunStatus::Error, None, now_micros()).await?;
+                }
+            }
+            for l in leases {
+                let reference = SecretRef::new(&l.safe, &l.object);
+                let rotation = Rotation::parse(&l.rotation).unwrap_or(Rotation::None);
+                let name = format!("{}/{}", l.safe, l.object);
+                if rotation == Rotation::None || l.account_id.is_none() {
+                    self.store.update_lease(l.id, LeaseState::Released, None, None).await?;
+                } else if self
+                    .rotate(BRIDGE_ACTOR, &run_id, l.id, &reference, rotation, l.account_id.as_deref())
+                    .await?
+                {
+                    report.rotated.push(name);
+                } else {
+                    report.failed.push(name);
+                }
+            }
+        }
+        Ok(report)
+    }
+}

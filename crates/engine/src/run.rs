@@ -1,0 +1,262 @@
+//! One run of a runbook block, step by step:
+//!
+//! 1. fetch the page (storage format) and its space, find the block;
+//! 2. decide by policy, with reasons; a denial fetches nothing;
+//! 3. take the run lock, record the run, and fetch each binding under a lease (`credentials.rs`);
+//! 4. run the script with the values injected and masked (`arkbridge-runner`);
+//! 5. settle every lease as its safe's policy says (`rotation.rs`), whatever the outcome;
+//! 6. post a redacted footer comment and record it.
+//!
+//! Every step is an audit event tied to the verified user.
+
+use std::time::Duration;
+
+use arkbridge_confluence::parse_page_ref;
+use arkbridge_core::mask::{MASK, Masker};
+use arkbridge_core::policy::decide;
+use arkbridge_core::runbook::{Mode, Runbook};
+use arkbridge_core::storage::runbooks;
+use arkbridge_runner::{Interpreter, RunSpec, Stream};
+use arkbridge_store::{RunRecord, RunStatus, Store};
+use secrecy::ExposeSecret;
+use serde::Serialize;
+
+use crate::credentials::{Ask, LeaseHandle, ccp_safe};
+use crate::{Bridge, EngineError, VerifiedUser, comment, lock, now_micros};
+
+/// A request to run a block.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// A page id or a page URL.
+    pub page: String,
+    /// The block's name; may be omitted when the page has exactly one.
+    pub block: Option<String>,
+    pub user: VerifiedUser,
+}
+
+/// What a run did. `output` is masked.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub run_id: String,
+    /// `succeeded`, `failed` or `timed-out`.
+    pub status: String,
+    pub exit_code: Option<i32>,
+    pub output: String,
+    pub truncated: bool,
+    pub page_id: String,
+    pub page_version: u64,
+    pub block: String,
+    pub user: String,
+    /// `read`, `write`, or `read-only` when CyberArk failed and fallbacks were used.
+    pub mode: String,
+    pub fallback_used: bool,
+    /// Accounts rotated after the run (`Safe/Object`).
+    pub rotated: Vec<String>,
+    pub comment_id: Option<String>,
+    /// The audit record of the run's end.
+    pub audit_seq: i64,
+    pub duration_ms: u64,
+}
+
+impl<S: Store> Bridge<S> {
+    /// Runs a block. Live masked output goes to `sink` as it arrives.
+    pub async fn run(&self, req: &RunRequest, sink: &mut (dyn FnMut(Stream, &[u8]) + Send)) -> Result<RunReport, EngineError> {
+        let page_ref = parse_page_ref(&req.page)?;
+        let page = self.confluence.get_page(page_ref.id()).await?;
+        let space = self.confluence.get_space(&page.space_id).await?;
+        let user = &req.user;
+        let run_id = uuid::Uuid::new_v4().to_string();
+        let target = Some(format!("page:{}", page.id));
+        self.audit(
+            &user.email,
+            "run.requested",
+            Some(&run_id),
+            target.clone(),
+            serde_json::json!({
+                "page_version": page.version, "space": space.key, "block": req.block,
+                "verified_by": user.verified_by, "groups": user.groups,
+            }),
+        )
+        .await?;
+
+        let runbook = self.pick_block(&page.id, &page.body_storage, req.block.as_deref())?;
+        let decision = decide(&self.config.grants, &user.email, &user.groups, &space.key, &runbook);
+        if !decision.allowed {
+            let rec = self
+                .audit(&user.email, "run.denied", Some(&run_id), target, serde_json::json!({
+                    "block": runbook.name, "reasons": decision.reasons,
+                }))
+                .await?;
+            return Err(EngineError::Denied { reasons: decision.explain(), audit_seq: rec.seq });
+        }
+        let interpreter = Interpreter::for_language(runbook.language.as_deref()).map_err(EngineError::Runbook)?;
+        self.audit(&user.email, "run.allowed", Some(&run_id), target.clone(), serde_json::json!({
+            "block": runbook.name, "mode": runbook.mode.as_str(), "reasons": decision.reasons,
+        }))
+        .await?;
+
+        let _lock = lock::try_lock(&self.locks_dir, &run_id)
+            .map_err(|e| EngineError::Setup(format!("cannot create the run lock: {e}")))?
+            .ok_or_else(|| EngineError::Setup("run lock already held".into()))?;
+        self.store
+            .insert_run(&RunRecord {
+                id: run_id.clone(),
+                page_id: page.id.clone(),
+                page_version: page.version as i64,
+                block: runbook.name.clone(),
+                user_email: user.email.clone(),
+                mode: runbook.mode.as_str().into(),
+                status: RunStatus::Running,
+                exit_code: None,
+                started_micros: now_micros(),
+                finished_micros: None,
+                comment_id: None,
+            })
+            .await?;
+
+        let ask = Ask {
+            run_id: &run_id,
+            actor: &user.email,
+            reason: ccp_safe(&format!(
+                "arkbridge run {run_id}: page {} v{} block {} by {}",
+                page.id, page.version, runbook.name, user.email
+            )),
+        };
+        let mut leases: Vec<LeaseHandle> = Vec::new();
+        let executed = self.acquire_and_execute(&ask, &runbook, interpreter, &page.id, &mut leases, sink).await;
+        // Whatever happened, every lease taken is settled.
+        let rotated = self.settle(&user.email, &run_id, &leases).await?;
+        let (outcome, masker, read_only) = match executed {
+            Ok(v) => v,
+            Err(e) => {
+                self.store.finish_run(&run_id, RunStatus::Error, None, now_micros()).await?;
+                self.audit(&user.email, "run.failed_to_start", Some(&run_id), target, serde_json::json!({
+                    "error": e.to_string(), "rotated": rotated,
+                }))
+                .await?;
+                return Err(e);
+            }
+        };
+
+        let status = if outcome.timed_out {
+            RunStatus::TimedOut
+        } else if outcome.exit_code == Some(0) {
+            RunStatus::Succeeded
+        } else {
+            RunStatus::Failed
+        };
+        self.store.finish_run(&run_id, status, outcome.exit_code, now_micros()).await?;
+        let mode = if read_only { "read-only" } else { runbook.mode.as_str() };
+        let duration_ms = outcome.duration.as_millis() as u64;
+        let end = self
+            .audit(&user.email, "run.finished", Some(&run_id), target.clone(), serde_json::json!({
+                "status": status.as_str(), "exit_code": outcome.exit_code, "signal": outcome.signal,
+                "duration_ms": duration_ms, "mode": mode, "rotated": rotated,
+                "output_bytes": outcome.output.len(), "truncated": outcome.truncated,
+            }))
+            .await?;
+        let mut report = RunReport {
+            run_id: run_id.clone(),
+            status: status.as_str().into(),
+            exit_code: outcome.exit_code,
+            output: String::from_utf8_lossy(&outcome.output).into_owned(),
+            truncated: outcome.truncated,
+            page_id: page.id.clone(),
+            page_version: page.version,
+            block: runbook.name.clone(),
+            user: user.email.clone(),
+            mode: mode.into(),
+            fallback_used: read_only,
+            rotated,
+            comment_id: None,
+            audit_seq: end.seq,
+            duration_ms,
+        };
+        match self.confluence.create_footer_comment(&page.id, &comment::render(&report, &masker)).await {
+            Ok(c) => {
+                self.store.set_run_comment(&run_id, &c.id).await?;
+                self.audit(BRIDGE_ACTOR_FOR_COMMENT, "comment.posted", Some(&run_id), target, serde_json::json!({
+                    "comment_id": c.id, "on_behalf_of": user.email,
+                }))
+                .await?;
+                report.comment_id = Some(c.id);
+            }
+            Err(e) => {
+                tracing::error!(run_id, error = %e, "posting the result comment failed");
+                self.audit(BRIDGE_ACTOR_FOR_COMMENT, "comment.failed", Some(&run_id), target, serde_json::json!({
+                    "error": e.to_string(), "on_behalf_of": user.email,
+                }))
+                .await?;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Steps 3 and 4: credentials, then the script. Returns the outcome and the masker used.
+    async fn acquire_and_execute(
+        &self,
+        ask: &Ask<'_>,
+        runbook: &Runbook,
+        interpreter: Interpreter,
+        page_id: &str,
+        leases: &mut Vec<LeaseHandle>,
+        sink: &mut (dyn FnMut(Stream, &[u8]) + Send),
+    ) -> Result<(arkbridge_runner::Outcome, Masker, bool), EngineError> {
+        let creds = self.acquire(ask, runbook, leases).await?;
+        let masker = Masker::new(creds.values().map(|v| (v.expose_secret(), MASK.to_string())));
+        let mode = match (creds.read_only, runbook.mode) {
+            (true, _) => "read-only",
+            (false, Mode::Read) => "read",
+            (false, Mode::Write) => "write",
+        };
+        let cfg = &self.config.runner;
+        let timeout = runbook
+            .timeout
+            .unwrap_or(Duration::from_secs(cfg.default_timeout_secs))
+            .min(Duration::from_secs(cfg.max_timeout_secs));
+        let read_only = creds.read_only;
+        let spec = RunSpec {
+            interpreter,
+            script: runbook.script.clone(),
+            vars: vec![
+                ("ARKBRIDGE_RUN_ID".into(), ask.run_id.to_string()),
+                ("ARKBRIDGE_PAGE_ID".into(), page_id.to_string()),
+                ("ARKBRIDGE_MODE".into(), mode.into()),
+            ],
+            secret_vars: creds.env,
+            secret_files: creds.files,
+            timeout,
+        };
+        self.audit(ask.actor, "run.started", Some(ask.run_id), Some(format!("page:{page_id}")), serde_json::json!({
+            "mode": mode, "timeout_secs": timeout.as_secs(), "interpreter": interpreter.program(),
+        }))
+        .await?;
+        let outcome = arkbridge_runner::run(spec, &masker, sink).await?;
+        Ok((outcome, masker, read_only))
+    }
+
+    fn pick_block(&self, page_id: &str, storage: &str, wanted: Option<&str>) -> Result<Runbook, EngineError> {
+        let mut blocks = runbooks(storage).map_err(|source| EngineError::Page { page_id: page_id.to_string(), source })?;
+        let names: Vec<String> = blocks.iter().map(|b| b.name.clone()).collect();
+        match wanted {
+            Some(name) => match blocks.iter().position(|b| b.name == name) {
+                Some(i) => Ok(blocks.swap_remove(i)),
+                None => Err(EngineError::NoSuchBlock {
+                    page_id: page_id.to_string(),
+                    requested: name.to_string(),
+                    available: names,
+                }),
+            },
+            None if blocks.len() == 1 => Ok(blocks.remove(0)),
+            None if blocks.is_empty() => Err(EngineError::NoSuchBlock {
+                page_id: page_id.to_string(),
+                requested: String::new(),
+                available: names,
+            }),
+            None => Err(EngineError::AmbiguousBlock { page_id: page_id.to_string(), available: names }),
+        }
+    }
+}
+
+/// The comment is posted by the bridge's service user on behalf of the runner.
+const BRIDGE_ACTOR_FOR_COMMENT: &str = crate::BRIDGE_ACTOR;
