@@ -82,36 +82,69 @@ pub struct ChainError {
     pub reason: String,
 }
 
-/// Checks a chain read in sequence order. Returns the number of records and the head hash.
-pub fn verify_chain(records: impl IntoIterator<Item = AuditRecord>) -> Result<(u64, String), ChainError> {
-    let mut expected_seq = 1;
-    let mut prev = GENESIS.to_string();
-    let mut count = 0;
-    for r in records {
-        if r.seq != expected_seq {
+/// Checks a chain record by record, in sequence order, so a long log can be read in pages.
+#[derive(Debug, Clone)]
+pub struct ChainVerifier {
+    expected_seq: i64,
+    prev: String,
+}
+
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        ChainVerifier {
+            expected_seq: 1,
+            prev: GENESIS.to_string(),
+        }
+    }
+}
+
+impl ChainVerifier {
+    /// Checks the next record.
+    pub fn push(&mut self, r: &AuditRecord) -> Result<(), ChainError> {
+        if r.seq != self.expected_seq {
             return Err(ChainError {
                 seq: r.seq,
-                reason: format!("expected sequence number {expected_seq}: a record is missing or out of order"),
+                reason: format!(
+                    "expected sequence number {}: a record is missing or out of order",
+                    self.expected_seq
+                ),
             });
         }
-        if r.prev_hash != prev {
+        if r.prev_hash != self.prev {
             return Err(ChainError {
                 seq: r.seq,
                 reason: "its prev_hash does not match the record before it".into(),
             });
         }
-        let computed = record_hash(r.seq, &r.event, &r.prev_hash);
-        if computed != r.hash {
+        if record_hash(r.seq, &r.event, &r.prev_hash) != r.hash {
             return Err(ChainError {
                 seq: r.seq,
                 reason: "its content does not match its hash (the record was changed)".into(),
             });
         }
-        prev = r.hash;
-        expected_seq += 1;
-        count += 1;
+        self.prev = r.hash.clone();
+        self.expected_seq += 1;
+        Ok(())
     }
-    Ok((count, prev))
+
+    /// Records checked so far.
+    pub fn count(&self) -> u64 {
+        (self.expected_seq - 1) as u64
+    }
+
+    /// The hash of the last record checked (the genesis value before any).
+    pub fn head(&self) -> &str {
+        &self.prev
+    }
+}
+
+/// Checks a whole chain read in sequence order. Returns the number of records and the head hash.
+pub fn verify_chain(records: impl IntoIterator<Item = AuditRecord>) -> Result<(u64, String), ChainError> {
+    let mut v = ChainVerifier::default();
+    for r in records {
+        v.push(&r)?;
+    }
+    Ok((v.count(), v.head().to_string()))
 }
 
 #[cfg(test)]

@@ -144,6 +144,44 @@ pub fn runbooks(storage: &str) -> Result<Vec<Runbook>, StorageError> {
     Ok(out)
 }
 
+/// A plain-text view of a storage-format body: text and CDATA in document order, entities
+/// decoded, a line break after each block element. For showing pages and comments in a terminal.
+pub fn plain_text(storage: &str) -> Result<String, StorageError> {
+    let mut reader = Reader::from_str(storage);
+    let mut out = String::new();
+    loop {
+        let event = reader.read_event().map_err(|e| StorageError::Xml {
+            position: reader.error_position(),
+            message: e.to_string(),
+        })?;
+        match event {
+            Event::Text(t) => out.push_str(&t.xml10_content()),
+            Event::CData(t) => {
+                if !out.is_empty() && !out.ends_with('\n') {
+                    out.push('\n');
+                }
+                out.push_str(&t.xml10_content());
+                out.push('\n');
+            }
+            Event::GeneralRef(r) => match r.resolve_char_ref() {
+                Ok(Some(c)) => out.push(c),
+                _ => out.push_str(entity(&r.xml10_content()).unwrap_or(" ")),
+            },
+            Event::End(e) => {
+                if matches!(e.name().as_ref(), "p" | "tr" | "li" | "h1" | "h2" | "h3" | "h4" | "pre" | "ac:parameter")
+                    && !out.ends_with('\n')
+                {
+                    out.push(if e.name().as_ref() == "ac:parameter" { ' ' } else { '\n' });
+                }
+            }
+            Event::Empty(e) if e.name().as_ref() == "br" => out.push('\n'),
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
 enum Capture {
     Param(String),
     Body,
@@ -257,9 +295,16 @@ mod tests {
     }
 
     #[test]
+    fn plain_text_view() {
+        let t = plain_text("<p>a&nbsp;&amp;b</p><ac:structured-macro ac:name=\"code\"><ac:plain-text-body><![CDATA[x <y>]]></ac:plain-text-body></ac:structured-macro><p>c<br/>d</p>").unwrap();
+        assert_eq!(t, "a\u{a0}&b\nx <y>\nc\nd\n");
+    }
+
+    #[test]
     fn never_panics_on_garbage() {
         for s in ["", "<", "&", "]]>", "<ac:structured-macro/>", "<a><![CDATA[", "\u{0}<x y='&#xFFFFFFFF;'/>", "&#0;"] {
             let _ = runbooks(s);
+            let _ = plain_text(s);
         }
     }
 }

@@ -124,11 +124,11 @@ impl<S: Store> Bridge<S> {
         };
         let mut leases: Vec<LeaseHandle> = Vec::new();
         let executed = self.acquire_and_execute(&ask, &runbook, interpreter, &page.id, &mut leases, sink).await;
-        // Whatever happened, every lease taken is settled.
-        let rotated = self.settle(&user.email, &run_id, &leases).await?;
         let (outcome, masker, read_only) = match executed {
             Ok(v) => v,
             Err(e) => {
+                // Whatever happened, every lease taken is settled.
+                let rotated = self.settle(&user.email, &run_id, &leases).await?;
                 self.store.finish_run(&run_id, RunStatus::Error, None, now_micros()).await?;
                 self.audit(&user.email, "run.failed_to_start", Some(&run_id), target, serde_json::json!({
                     "error": e.to_string(), "rotated": rotated,
@@ -151,10 +151,11 @@ impl<S: Store> Bridge<S> {
         let end = self
             .audit(&user.email, "run.finished", Some(&run_id), target.clone(), serde_json::json!({
                 "status": status.as_str(), "exit_code": outcome.exit_code, "signal": outcome.signal,
-                "duration_ms": duration_ms, "mode": mode, "rotated": rotated,
+                "duration_ms": duration_ms, "mode": mode,
                 "output_bytes": outcome.output.len(), "truncated": outcome.truncated,
             }))
             .await?;
+        let rotated = self.settle(&user.email, &run_id, &leases).await?;
         let mut report = RunReport {
             run_id: run_id.clone(),
             status: status.as_str().into(),

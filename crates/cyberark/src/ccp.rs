@@ -1,0 +1,336 @@
+//! Central Credential Provider client: `GET {url}/{web_service}/api/Accounts?AppID=..&...`.
+//!
+//! The caller is identified by its AppID plus mutual TLS (and the CCP's allowed-machines list);
+//! there is no session. Values are percent-encoded; `+`, `&` and `%` are refused locally because
+//! the CCP does not support them in query values. Redirects are never followed. The request
+//! timeout is the CCP's own `ConnectionTimeout` plus ten seconds.
+
+use std::fmt;
+use std::time::Duration;
+
+use arkbridge_core::config::CcpConfig;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::body::{CCP_BODY_LIMIT, read_body};
+use crate::ccp_account::CcpAccount;
+use crate::error::{CyberArkError, classify, transport};
+use crate::tls;
+
+const ENDPOINT: &str = "ccp";
+
+/// Everything but RFC 3986 unreserved characters is encoded (a space becomes `%20`).
+pub(crate) const VALUE_SET: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// How the CCP matches `Query` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryFormat {
+    Exact,
+    Regexp,
+}
+
+impl QueryFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueryFormat::Exact => "Exact",
+            QueryFormat::Regexp => "Regexp",
+        }
+    }
+}
+
+/// One CCP lookup. `Query`, when set, makes the CCP ignore Safe/Folder/Object/UserName/Address.
+#[derive(Debug, Clone, Default)]
+pub struct CcpQuery {
+    pub safe: Option<String>,
+    pub folder: Option<String>,
+    pub object: Option<String>,
+    pub user_name: Option<String>,
+    pub address: Option<String>,
+    pub query: Option<String>,
+    pub query_format: Option<QueryFormat>,
+    /// Free text written to the Credential Provider audit log.
+    pub reason: Option<String>,
+    pub fail_request_on_password_change: bool,
+}
+
+impl CcpQuery {
+    /// The account named `object` in `safe`.
+    pub fn for_account(safe: &str, object: &str) -> Self {
+        CcpQuery {
+            safe: Some(safe.to_string()),
+            object: Some(object.to_string()),
+            ..CcpQuery::default()
+        }
+    }
+
+    /// Sets the audit reason.
+    pub fn reason(mut self, r: impl Into<String>) -> Self {
+        self.reason = Some(r.into());
+        self
+    }
+
+    /// Builds the query string (without `?`), checking every value.
+    pub(crate) fn to_query_string(
+        &self,
+        app_id: &str,
+        connection_timeout_secs: u32,
+    ) -> Result<String, CyberArkError> {
+        let selectors = [
+            &self.safe,
+            &self.object,
+            &self.user_name,
+            &self.address,
+            &self.query,
+        ];
+        if selectors
+            .iter()
+            .all(|v| v.as_deref().is_none_or(|s| s.trim().is_empty()))
+        {
+            return Err(CyberArkError::Config(
+                "a CCP query needs at least one of Safe, Object, UserName, Address or Query".into(),
+            ));
+        }
+        let timeout = connection_timeout_secs.to_string();
+        let fail = self.fail_request_on_password_change.then_some("true");
+        let pairs: [(&str, Option<&str>); 11] = [
+            ("AppID", Some(app_id)),
+            ("Safe", self.safe.as_deref()),
+            ("Folder", self.folder.as_deref()),
+            ("Object", self.object.as_deref()),
+            ("UserName", self.user_name.as_deref()),
+            ("Address", self.address.as_deref()),
+            ("Query", self.query.as_deref()),
+            ("QueryFormat", self.query_format.map(QueryFormat::as_str)),
+            ("FailRequestOnPasswordChange", fail),
+            ("Reason", self.reason.as_deref()),
+            ("ConnectionTimeout", Some(&timeout)),
+        ];
+        let mut out = String::new();
+        for (name, value) in pairs {
+            let Some(value) = value else { continue };
+            check_value(name, value)?;
+            if !out.is_empty() {
+                out.push('&');
+            }
+            out.push_str(name);
+            out.push('=');
+            out.extend(utf8_percent_encode(value, VALUE_SET));
+        }
+        Ok(out)
+    }
+}
+
+/// Refuses values the CCP cannot take. The message names the parameter, not the value (a
+/// reason may hold a person's name, a query a host name; neither is secret, but neither helps).
+fn check_value(name: &str, value: &str) -> Result<(), CyberArkError> {
+    if value.trim().is_empty() {
+        return Err(CyberArkError::Config(format!(
+            "CCP parameter {name} is empty"
+        )));
+    }
+    if let Some(c) = value.chars().find(|c| matches!(c, '+' | '&' | '%')) {
+        return Err(CyberArkError::Config(format!(
+            "CCP parameter {name} contains `{c}`, which the CCP does not support in query values"
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(CyberArkError::Config(format!(
+            "CCP parameter {name} contains a control character"
+        )));
+    }
+    Ok(())
+}
+
+/// A Central Credential Provider client. Cheap to clone; holds no secret.
+#[derive(Clone)]
+pub struct CcpClient {
+    http: reqwest::Client,
+    /// `{url}/{web_service}/api/Accounts`
+    endpoint: String,
+    app_id: String,
+    connection_timeout_secs: u32,
+}
+
+impl fmt::Debug for CcpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CcpClient")
+            .field("endpoint", &self.endpoint)
+            .field("app_id", &self.app_id)
+            .field("connection_timeout_secs", &self.connection_timeout_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CcpClient {
+    /// Reads the certificates and builds the client. Fails on unreadable or invalid files and
+    /// on a bad URL; never contacts the CCP.
+    pub fn new(cfg: &CcpConfig) -> Result<Self, CyberArkError> {
+        let base = tls::base_url(&cfg.url, "CCP")?;
+        let service = cfg.web_service.trim().trim_matches('/');
+        if service.is_empty() || service.contains(['?', '#', '%', '+', '&']) {
+            return Err(CyberArkError::Config(format!(
+                "CCP web service name `{service}` is invalid"
+            )));
+        }
+        check_value("AppID", &cfg.app_id)?;
+        let tls = tls::client_config(
+            cfg.ca_cert.as_deref(),
+            cfg.client_cert.as_deref(),
+            cfg.client_key.as_deref(),
+        )?;
+        let timeout = Duration::from_secs(u64::from(cfg.connection_timeout_secs) + 10);
+        Ok(CcpClient {
+            http: tls::http_client(tls, timeout)?,
+            endpoint: format!(
+                "{}/{}/api/Accounts",
+                base.as_str().trim_end_matches('/'),
+                service
+            ),
+            app_id: cfg.app_id.clone(),
+            connection_timeout_secs: cfg.connection_timeout_secs,
+        })
+    }
+
+    /// The full request URL for a query (no secret in it).
+    pub fn request_url(&self, query: &CcpQuery) -> Result<String, CyberArkError> {
+        let qs = query.to_query_string(&self.app_id, self.connection_timeout_secs)?;
+        Ok(format!("{}?{qs}", self.endpoint))
+    }
+
+    /// Fetches one account.
+    pub async fn get(&self, query: &CcpQuery) -> Result<CcpAccount, CyberArkError> {
+        let url = self.request_url(query)?;
+        let resp = self
+            .http
+            .get(&url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| transport(ENDPOINT, e))?;
+        let status = resp.status().as_u16();
+        let body = read_body(ENDPOINT, resp, CCP_BODY_LIMIT).await?;
+        if status != 200 {
+            return Err(classify(ENDPOINT, status, &body));
+        }
+        // `body` is a Zeroizing buffer: wiped when it goes out of scope after parsing.
+        CcpAccount::from_json(&body).map_err(|detail| CyberArkError::Protocol {
+            endpoint: ENDPOINT,
+            detail,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn qs(q: &CcpQuery) -> Result<String, CyberArkError> {
+        q.to_query_string("arkbridge", 30)
+    }
+
+    #[test]
+    fn builds_names_in_documented_case_and_order() {
+        let q =
+            CcpQuery::for_account("Prod-DB", "payments-db").reason("run 42 by alice@example.com");
+        assert_eq!(
+            qs(&q).unwrap(),
+            "AppID=arkbridge&Safe=Prod-DB&Object=payments-db\
+             &Reason=run%2042%20by%20alice%40example.com&ConnectionTimeout=30"
+        );
+    }
+
+    #[test]
+    fn optional_parameters_and_encoding() {
+        let q = CcpQuery {
+            folder: Some("Root\\Sub".into()),
+            user_name: Some("svc user".into()),
+            address: Some("db1.example.com".into()),
+            query: Some("Safe=S1;Object=a b".into()),
+            query_format: Some(QueryFormat::Regexp),
+            fail_request_on_password_change: true,
+            ..CcpQuery::default()
+        };
+        assert_eq!(
+            qs(&q).unwrap(),
+            "AppID=arkbridge&Folder=Root%5CSub&UserName=svc%20user&Address=db1.example.com\
+             &Query=Safe%3DS1%3BObject%3Da%20b&QueryFormat=Regexp\
+             &FailRequestOnPasswordChange=true&ConnectionTimeout=30"
+        );
+    }
+
+    #[test]
+    fn non_ascii_is_utf8_percent_encoded() {
+        let q = CcpQuery::for_account("Prod", "bäckerei");
+        assert!(qs(&q).unwrap().contains("Object=b%C3%A4ckerei"));
+    }
+
+    #[test]
+    fn refuses_plus_ampersand_percent_and_control() {
+        for bad in ["a+b", "a&b", "100%", "a\nb"] {
+            let err = qs(&CcpQuery::for_account("S", bad)).unwrap_err();
+            assert!(matches!(err, CyberArkError::Config(_)), "{bad}");
+            assert!(err.to_string().contains("Object"), "{err}");
+        }
+        let err = qs(&CcpQuery::for_account("S", "o").reason("alice+ops@x")).unwrap_err();
+        assert!(err.to_string().contains("Reason"), "{err}");
+        assert!(
+            CcpQuery::for_account("S", "o")
+                .to_query_string("app&id", 30)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn needs_a_selector() {
+        assert!(qs(&CcpQuery::default()).is_err());
+        assert!(qs(&CcpQuery::default().reason("r")).is_err());
+        let q = CcpQuery {
+            query: Some("Object=x".into()),
+            ..CcpQuery::default()
+        };
+        assert!(qs(&q).is_ok());
+    }
+
+    fn config(url: &str) -> CcpConfig {
+        CcpConfig {
+            url: url.into(),
+            web_service: "/AIMWebService/".into(),
+            app_id: "arkbridge".into(),
+            ca_cert: None,
+            client_cert: None,
+            client_key: None,
+            connection_timeout_secs: 15,
+        }
+    }
+
+    #[test]
+    fn request_url_and_debug() {
+        let c = CcpClient::new(&config("https://ccp.example.com/")).unwrap();
+        let url = c.request_url(&CcpQuery::for_account("S", "o")).unwrap();
+        assert_eq!(
+            url,
+            "https://ccp.example.com/AIMWebService/api/Accounts?AppID=arkbridge&Safe=S&Object=o&ConnectionTimeout=15"
+        );
+        let dbg = format!("{c:?}");
+        assert!(
+            dbg.contains("AIMWebService") && dbg.contains("arkbridge"),
+            "{dbg}"
+        );
+    }
+
+    #[test]
+    fn bad_configs_are_refused() {
+        assert!(CcpClient::new(&config("ccp.example.com")).is_err());
+        let mut c = config("https://ccp.example.com");
+        c.web_service = " / ".into();
+        assert!(CcpClient::new(&c).is_err());
+        let mut c = config("https://ccp.example.com");
+        c.client_cert = Some("/nonexistent/client.pem".into());
+        c.client_key = Some("/nonexistent/client.key".into());
+        let err = CcpClient::new(&c).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/client.pem"), "{err}");
+    }
+}

@@ -1,0 +1,27 @@
+//! arkbridge-cyberark: clients for CyberArk's Central Credential Provider (CCP) and PVWA REST API.
+//!
+//! * [`CcpClient`] fetches credentials for runbooks: `GET /AIMWebService/api/Accounts`, identified
+//!   by AppID plus mutual TLS. The secret (`Content`) is handed out as a
+//!   [`secrecy::SecretString`]; the raw answer buffer is wiped after parsing.
+//! * [`PvwaClient`] rotates credentials after a run: find the account, `Change` or `CheckIn`, then
+//!   wait for the CPM (`secretManagement.status`).
+//!
+//! Errors ([`CyberArkError`]) separate *unavailability* (transport failure, timeouts, 5xx, CCP
+//! `APPAP007E`: a read-only fallback may fire) from *refusals* (4xx: never a reason to fall back),
+//! and never carry a secret. TLS always uses the `ring` provider, roots from the configured CA
+//! bundle or `webpki-roots`, and never follows redirects.
+
+mod account;
+mod body;
+mod ccp;
+mod ccp_account;
+mod error;
+mod pvwa;
+mod tls;
+mod token;
+
+pub use account::{Account, SecretManagement};
+pub use ccp::{CcpClient, CcpQuery, QueryFormat};
+pub use ccp_account::CcpAccount;
+pub use error::CyberArkError;
+pub use pvwa::PvwaClient;

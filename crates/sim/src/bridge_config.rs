@@ -1,0 +1,123 @@
+//! The `arkbridge.toml` the simulator writes: a bridge configuration that points at the three
+//! simulated services, trusts the simulator CA, authenticates to the CCP with the generated client
+//! certificate and takes its own credentials from CyberArk by reference.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use arkbridge_core::SecretRef;
+use arkbridge_core::config::{
+    CcpConfig, Config, ConfigSecret, ConfluenceConfig, CyberArkConfig, IdentityConfig,
+    IdentityProvider, LocalUser, PvwaAuthMethod, PvwaConfig, RunnerConfig, SafePolicy,
+};
+
+use crate::SimInfo;
+use crate::error::SimError;
+use crate::seed::Seed;
+
+/// The reference to the account whose secret is linked to a user (`secretOf`).
+fn linked_reference(
+    seed: &Seed,
+    pvwa: Option<&str>,
+    confluence: Option<&str>,
+) -> Option<SecretRef> {
+    seed.safes.iter().find_map(|safe| {
+        safe.accounts.iter().find_map(|a| {
+            let link = a.secret_of.as_ref()?;
+            let hit = match (pvwa, confluence) {
+                (Some(u), _) => link
+                    .pvwa_user
+                    .as_deref()
+                    .is_some_and(|l| l.eq_ignore_ascii_case(u)),
+                (_, Some(u)) => link
+                    .confluence_user
+                    .as_deref()
+                    .is_some_and(|l| l.eq_ignore_ascii_case(u)),
+                _ => false,
+            };
+            hit.then(|| SecretRef::new(&safe.name, &a.name))
+        })
+    })
+}
+
+/// Builds the bridge configuration for a started simulator whose files live in `dir` (absolute).
+pub(crate) fn build(seed: &Seed, info: &SimInfo, dir: &Path) -> Result<Config, SimError> {
+    let b = &seed.bridge;
+    let pvwa_ref = linked_reference(seed, Some(&b.pvwa_user), None).ok_or_else(|| {
+        SimError::Config(format!(
+            "no account in the seed has `secretOf: {{pvwaUser: {}}}`, so the PVWA password \
+             cannot be given by reference",
+            b.pvwa_user
+        ))
+    })?;
+    let token_ref = linked_reference(seed, None, Some(&b.confluence_user)).ok_or_else(|| {
+        SimError::Config(format!(
+            "no account in the seed has `secretOf: {{confluenceUser: {}}}`, so the Confluence \
+             token cannot be given by reference",
+            b.confluence_user
+        ))
+    })?;
+    let users = seed
+        .confluence_users
+        .iter()
+        .filter(|u| !u.email.eq_ignore_ascii_case(&b.confluence_user))
+        .map(|u| LocalUser {
+            email: u.email.clone(),
+            groups: seed
+                .groups
+                .iter()
+                .filter(|g| g.members.iter().any(|m| m.eq_ignore_ascii_case(&u.email)))
+                .map(|g| g.name.clone())
+                .collect(),
+        })
+        .collect();
+    let safes: BTreeMap<String, SafePolicy> = b
+        .rotation
+        .iter()
+        .map(|(safe, rotation)| {
+            (
+                safe.clone(),
+                SafePolicy {
+                    rotation: *rotation,
+                },
+            )
+        })
+        .collect();
+    Ok(Config {
+        data_dir: dir.join("data"),
+        allow_inline_secrets: false,
+        identity: IdentityConfig {
+            provider: IdentityProvider::LocalTrusted,
+            users,
+        },
+        cyberark: CyberArkConfig {
+            ccp: CcpConfig {
+                url: info.ccp_url.clone(),
+                web_service: "AIMWebService".into(),
+                app_id: info.app_id.clone(),
+                ca_cert: Some(info.ca_cert.clone()),
+                client_cert: Some(info.client_cert.clone()),
+                client_key: Some(info.client_key.clone()),
+                connection_timeout_secs: 30,
+            },
+            pvwa: PvwaConfig {
+                url: info.pvwa_url.clone(),
+                app_name: "PasswordVault".into(),
+                auth_method: PvwaAuthMethod::CyberArk,
+                username: info.pvwa_user.clone(),
+                password: ConfigSecret::Reference(pvwa_ref),
+                ca_cert: Some(info.ca_cert.clone()),
+                cpm_wait_secs: 120,
+            },
+        },
+        confluence: ConfluenceConfig {
+            url: info.confluence_url.clone(),
+            user: info.confluence_user.clone(),
+            token: ConfigSecret::Reference(token_ref),
+            ca_cert: Some(info.ca_cert.clone()),
+        },
+        runner: RunnerConfig::default(),
+        safes,
+        grants: b.grants.clone(),
+    })
+}

@@ -1,0 +1,292 @@
+//! `arkbridge sim`: faithful simulators of CyberArk's Central Credential Provider, the CyberArk
+//! PVWA REST API and Confluence Cloud, for trying runbooks locally.
+//!
+//! [`start`] generates a throw-away PKI, serves the three services over HTTPS on free local
+//! ports, and writes `ca.pem`, `client.pem`, `client-key.pem`, `sim.json` and a ready-to-use
+//! `arkbridge.toml` into the chosen folder. The simulated data comes from a seed file (see
+//! `SEED.md`) or the built-in [`DEMO_SEED`]. Account secrets live only in memory.
+
+// Request helpers return the finished error response as their `Err`; it is built once per
+// failed request, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
+mod bridge_config;
+mod ccp;
+mod confluence;
+mod confluence_pages;
+mod cpm;
+mod error;
+mod files;
+mod http;
+mod perms;
+mod pki;
+mod pvwa;
+mod pvwa_accounts;
+mod seed;
+mod state;
+mod tls;
+mod wiki;
+mod world;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+pub use error::SimError;
+
+/// The built-in demo data (documented in `SEED.md`).
+pub const DEMO_SEED: &str = include_str!("demo-seed.yaml");
+
+/// How to start the simulator.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    /// Folder for the generated files; created if missing.
+    pub dir: PathBuf,
+    /// Seed file; the built-in [`DEMO_SEED`] when `None`.
+    pub seed: Option<PathBuf>,
+    /// How long the simulated CPM takes to change a password.
+    pub cpm_delay: Duration,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            dir: PathBuf::from("."),
+            seed: None,
+            cpm_delay: Duration::from_millis(500),
+        }
+    }
+}
+
+/// What a started simulator offers; also written to `DIR/sim.json`.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+pub struct SimInfo {
+    /// CCP base URL (`https://localhost:PORT`); the service is at `/AIMWebService/api/Accounts`.
+    pub ccp_url: String,
+    /// PVWA base URL; the API is at `/PasswordVault/API/...`.
+    pub pvwa_url: String,
+    /// Confluence site base URL without `/wiki`.
+    pub confluence_url: String,
+    pub ca_cert: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+    /// The AppID the client certificate authenticates.
+    pub app_id: String,
+    pub pvwa_user: String,
+    pub pvwa_password: String,
+    pub confluence_user: String,
+    pub confluence_token: String,
+}
+
+impl std::fmt::Debug for SimInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimInfo")
+            .field("ccp_url", &self.ccp_url)
+            .field("pvwa_url", &self.pvwa_url)
+            .field("confluence_url", &self.confluence_url)
+            .field("ca_cert", &self.ca_cert)
+            .field("client_cert", &self.client_cert)
+            .field("client_key", &self.client_key)
+            .field("app_id", &self.app_id)
+            .field("pvwa_user", &self.pvwa_user)
+            .field("pvwa_password", &"[redacted]")
+            .field("confluence_user", &self.confluence_user)
+            .field("confluence_token", &"[redacted]")
+            .finish()
+    }
+}
+
+/// A running simulator. Dropping it signals the servers to stop; [`SimHandle::shutdown`] also
+/// waits for them.
+pub struct SimHandle {
+    info: SimInfo,
+    world: Arc<world::World>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for SimHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimHandle")
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
+impl SimHandle {
+    pub fn info(&self) -> &SimInfo {
+        &self.info
+    }
+
+    /// Fault switch: while down, the CCP answers 400 APPAP007E ("connection to the Vault has
+    /// failed"), the trigger of the bridge's read-only fallback.
+    pub fn set_vault_down(&self, down: bool) {
+        self.world.vault().vault_down = down;
+    }
+
+    /// The PVWA session inactivity timeout (20 minutes by default). A zero timeout expires every
+    /// token at its next use.
+    pub fn set_session_timeout(&self, timeout: Duration) {
+        self.world.vault().session_timeout = timeout;
+    }
+
+    /// Stops the three servers (open connections finish their request) and the CPM task.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        for task in std::mem::take(&mut self.tasks) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+fn load_seed(opts: &SimOptions) -> Result<seed::Seed, SimError> {
+    match &opts.seed {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| SimError::SeedRead {
+                path: path.clone(),
+                source,
+            })?;
+            seed::parse(&text, &path.display().to_string())
+        }
+        None => seed::parse(DEMO_SEED, "built-in demo seed"),
+    }
+}
+
+fn absolute(dir: &Path) -> Result<PathBuf, SimError> {
+    std::fs::create_dir_all(dir).map_err(|source| SimError::CreateDir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    std::fs::canonicalize(dir).map_err(|source| SimError::CreateDir {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
+/// Starts the three simulated services and writes the generated files into `opts.dir`.
+pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
+    let seed = load_seed(&opts)?;
+    let dir = absolute(&opts.dir)?;
+    let data_dir = dir.join("data");
+    std::fs::create_dir_all(&data_dir).map_err(|source| SimError::CreateDir {
+        path: data_dir.clone(),
+        source,
+    })?;
+
+    let pki = pki::generate(&seed.bridge.app_id)?;
+    let ca_cert = dir.join("ca.pem");
+    let client_cert = dir.join("client.pem");
+    let client_key = dir.join("client-key.pem");
+    files::write_atomic(&ca_cert, pki.ca_pem.as_bytes(), false)?;
+    files::write_atomic(&client_cert, pki.client_cert_pem.as_bytes(), false)?;
+    files::write_atomic(&client_key, pki.client_key_pem.as_bytes(), true)?;
+
+    let (ccp_listener, ccp_addr) = tls::bind().await?;
+    let (pvwa_listener, pvwa_addr) = tls::bind().await?;
+    let (conf_listener, conf_addr) = tls::bind().await?;
+    let url = |port: u16| format!("https://localhost:{port}");
+
+    let (vault, wiki) = world::build(&seed)?;
+    let (cpm_tx, cpm_rx) = mpsc::unbounded_channel();
+    let world = Arc::new(world::World::new(
+        vault,
+        wiki,
+        cpm_tx,
+        url(conf_addr.port()),
+    ));
+
+    let (pvwa_password, confluence_token) = {
+        let v = world.vault();
+        let pw = v
+            .users
+            .iter()
+            .find(|u| u.username.eq_ignore_ascii_case(&seed.bridge.pvwa_user))
+            .map(|u| u.password.expose_secret().to_string())
+            .unwrap_or_default();
+        drop(v);
+        let w = world.wiki();
+        let token = w
+            .users
+            .iter()
+            .find(|u| u.email.eq_ignore_ascii_case(&seed.bridge.confluence_user))
+            .and_then(|u| u.token.as_ref().map(|t| t.expose_secret().to_string()))
+            .unwrap_or_default();
+        (pw, token)
+    };
+    let info = SimInfo {
+        ccp_url: url(ccp_addr.port()),
+        pvwa_url: url(pvwa_addr.port()),
+        confluence_url: url(conf_addr.port()),
+        ca_cert,
+        client_cert,
+        client_key,
+        app_id: seed.bridge.app_id.clone(),
+        pvwa_user: seed.bridge.pvwa_user.clone(),
+        pvwa_password,
+        confluence_user: seed.bridge.confluence_user.clone(),
+        confluence_token,
+    };
+    let config = bridge_config::build(&seed, &info, &dir)?;
+
+    let (stop, stop_rx) = watch::channel(false);
+    let tasks = vec![
+        tls::spawn_server(
+            "ccp",
+            ccp_listener,
+            tls::server_config(&pki, true)?,
+            ccp::router(world.clone()),
+            Some(ccp::FOLDER),
+            stop_rx.clone(),
+        ),
+        tls::spawn_server(
+            "pvwa",
+            pvwa_listener,
+            tls::server_config(&pki, false)?,
+            pvwa::router(world.clone()),
+            Some(pvwa::FOLDER),
+            stop_rx.clone(),
+        ),
+        tls::spawn_server(
+            "confluence",
+            conf_listener,
+            tls::server_config(&pki, false)?,
+            confluence::router(world.clone()),
+            None,
+            stop_rx.clone(),
+        ),
+        cpm::spawn(world.clone(), cpm_rx, opts.cpm_delay, stop_rx),
+    ];
+    let handle = SimHandle {
+        info,
+        world,
+        stop,
+        tasks,
+    };
+
+    let json = serde_json::to_vec_pretty(&handle.info)
+        .map_err(|e| SimError::Config(format!("cannot serialise sim.json: {e}")))?;
+    files::write_atomic(&dir.join("sim.json"), &json, true)?;
+    files::write_atomic(
+        &dir.join("arkbridge.toml"),
+        config.to_toml().as_bytes(),
+        false,
+    )?;
+    tracing::info!(
+        ccp = handle.info.ccp_url,
+        pvwa = handle.info.pvwa_url,
+        confluence = handle.info.confluence_url,
+        "arkbridge sim is listening"
+    );
+    Ok(handle)
+}

@@ -1,0 +1,200 @@
+//! The PVWA REST API (`/PasswordVault/API/...`): logon/logoff and session handling. The account
+//! endpoints are in [`crate::pvwa_accounts`].
+//!
+//! Paths match ignoring case and with an optional trailing `/`; JSON body keys bind ignoring
+//! case. Tokens are opaque ~200-character base64 strings returned as a JSON string literal; a
+//! logon without `concurrentSession: true` ends the user's earlier sessions; tokens expire after
+//! an inactivity timeout (20 minutes unless changed through the handle).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use base64::Engine;
+use rand::Rng;
+use serde_json::{Value, json};
+
+use crate::http::{self, LooseBody};
+use crate::pvwa_accounts as accounts;
+use crate::state::Session;
+use crate::tls::PathFolder;
+use crate::world::World;
+
+/// Path segments the PVWA matches ignoring case.
+pub(crate) const FOLDER: PathFolder = PathFolder {
+    literals: &[
+        "PasswordVault",
+        "API",
+        "auth",
+        "Cyberark",
+        "Logon",
+        "Logoff",
+        "Accounts",
+        "Password",
+        "Retrieve",
+        "Change",
+        "Activities",
+    ],
+};
+
+pub(crate) fn router(world: Arc<World>) -> Router {
+    Router::new()
+        .route("/PasswordVault/API/auth/Cyberark/Logon", post(logon))
+        .route("/PasswordVault/API/auth/Logoff", post(logoff))
+        .route("/PasswordVault/API/Accounts", get(accounts::list))
+        .route("/PasswordVault/API/Accounts/{id}", get(accounts::get_one))
+        .route(
+            "/PasswordVault/API/Accounts/{id}/Password/Retrieve",
+            post(accounts::retrieve),
+        )
+        .route(
+            "/PasswordVault/API/Accounts/{id}/Change",
+            post(accounts::change),
+        )
+        .route(
+            "/PasswordVault/API/Accounts/{id}/Activities",
+            get(accounts::activities),
+        )
+        .fallback(|| async { http::empty(StatusCode::NOT_FOUND) })
+        .layer(axum::middleware::map_response(no_cache))
+        .with_state(world)
+}
+
+async fn no_cache(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    h.insert(header::EXPIRES, HeaderValue::from_static("-1"));
+    resp
+}
+
+/// A PVWA error body: `{"ErrorCode","ErrorMessage"}`.
+pub(crate) fn error(status: StatusCode, code: &str, msg: impl Into<String>) -> Response {
+    http::json(
+        status,
+        &json!({"ErrorCode": code, "ErrorMessage": msg.into()}),
+    )
+}
+
+pub(crate) fn unauthorized() -> Response {
+    error(
+        StatusCode::UNAUTHORIZED,
+        "PASWS006E",
+        "The session token is missing, invalid or expired.",
+    )
+}
+
+pub(crate) fn forbidden() -> Response {
+    error(
+        StatusCode::FORBIDDEN,
+        "PASWS041E",
+        "You are not authorized to perform this action.",
+    )
+}
+
+pub(crate) fn bad_body() -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "CAWS00001E",
+        "Error(s) occurred. The request body is not a valid JSON object.",
+    )
+}
+
+/// The session user of a request, from `Authorization: <token>` or `Authorization: Bearer <token>`.
+pub(crate) fn session_user(world: &World, headers: &HeaderMap) -> Result<String, Response> {
+    let raw = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or("");
+    let token = match raw.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("Bearer") => rest.trim(),
+        _ => raw,
+    };
+    if token.is_empty() {
+        return Err(unauthorized());
+    }
+    world.vault().session_user(token).ok_or_else(unauthorized)
+}
+
+fn new_token() -> String {
+    let mut rng = rand::rng();
+    let hex = |n: usize, rng: &mut rand::rngs::ThreadRng| -> String {
+        (0..n)
+            .map(|_| format!("{:X}", rng.random_range(0..16u8)))
+            .collect()
+    };
+    let raw = format!(
+        "{};{};{};",
+        uuid::Uuid::new_v4(),
+        hex(16, &mut rng),
+        hex(96, &mut rng)
+    );
+    base64::engine::general_purpose::STANDARD.encode(raw)
+}
+
+async fn logon(State(world): State<Arc<World>>, body: Bytes) -> Response {
+    let Some(body) = LooseBody::parse(&body) else {
+        return bad_body();
+    };
+    let username = body.str("username").unwrap_or("").to_string();
+    let password = zeroize::Zeroizing::new(body.str("password").unwrap_or("").to_string());
+    let concurrent = body.bool("concurrentSession").unwrap_or(false);
+    let mut vault = world.vault();
+    let Some(user) = vault.check_password(&username, &password) else {
+        tracing::debug!(username, "PVWA: logon failed");
+        return error(
+            StatusCode::FORBIDDEN,
+            "ITATS004E",
+            format!("Authentication failure for User [{username}]."),
+        );
+    };
+    if !concurrent {
+        vault
+            .sessions
+            .retain(|_, s| !s.user.eq_ignore_ascii_case(&user));
+    }
+    let token = new_token();
+    vault.sessions.insert(
+        token.clone(),
+        Session {
+            user: user.clone(),
+            last_used: Instant::now(),
+        },
+    );
+    tracing::debug!(user, concurrent, "PVWA: logon");
+    http::json(StatusCode::OK, &Value::String(token))
+}
+
+async fn logoff(State(world): State<Arc<World>>, headers: HeaderMap) -> Response {
+    if let Err(resp) = session_user(&world, &headers) {
+        return resp;
+    }
+    let raw = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .trim();
+    let token = raw
+        .split_once(' ')
+        .filter(|(s, _)| s.eq_ignore_ascii_case("Bearer"))
+        .map(|(_, t)| t.trim())
+        .unwrap_or(raw);
+    world.vault().sessions.remove(token);
+    http::empty(StatusCode::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_are_long_opaque_base64() {
+        let t = super::new_token();
+        assert!((180..=260).contains(&t.len()), "{}", t.len());
+        assert!(!t.contains('"'));
+    }
+}

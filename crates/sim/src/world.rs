@@ -1,0 +1,296 @@
+//! The shared simulator state ([`World`]) and how it is built from a seed.
+//!
+//! Linked credentials are made consistent here: an account with `secretOf` holds the same value
+//! as the PVWA user's password or the Confluence user's API token it names (the seed may fix one
+//! side; otherwise both get one random value).
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use tokio::sync::mpsc;
+use zeroize::Zeroizing;
+
+use crate::error::SimError;
+use crate::seed::Seed;
+use crate::state::{
+    self, Account, App, CpmState, FIRST_SAFE_NUMBER, Link, Member, PvwaUser, Safe, Vault,
+};
+use crate::wiki::{self, Page, Space, Version, Wiki, WikiUser};
+
+/// A request for the simulated CPM.
+pub(crate) struct CpmJob {
+    pub(crate) account_id: String,
+}
+
+pub(crate) struct World {
+    vault: Mutex<Vault>,
+    wiki: Mutex<Wiki>,
+    pub(crate) cpm: mpsc::UnboundedSender<CpmJob>,
+    /// `https://localhost:PORT` of the Confluence server.
+    pub(crate) confluence_base: String,
+}
+
+impl World {
+    pub(crate) fn new(
+        vault: Vault,
+        wiki: Wiki,
+        cpm: mpsc::UnboundedSender<CpmJob>,
+        confluence_base: String,
+    ) -> World {
+        World {
+            vault: Mutex::new(vault),
+            wiki: Mutex::new(wiki),
+            cpm,
+            confluence_base,
+        }
+    }
+
+    pub(crate) fn vault(&self) -> MutexGuard<'_, Vault> {
+        self.vault.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn wiki(&self) -> MutexGuard<'_, Wiki> {
+        self.wiki.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn device_type_for(platform: &str) -> &'static str {
+    let p = platform.to_ascii_lowercase();
+    if [
+        "postgres", "mysql", "oracle", "mssql", "sql", "db2", "mongo",
+    ]
+    .iter()
+    .any(|k| p.contains(k))
+    {
+        "Database"
+    } else if ["unix", "win", "linux", "ssh"]
+        .iter()
+        .any(|k| p.contains(k))
+    {
+        "Operating System"
+    } else {
+        "Application"
+    }
+}
+
+/// Builds the Vault and the Confluence site from a validated seed.
+pub(crate) fn build(seed: &Seed) -> Result<(Vault, Wiki), SimError> {
+    // Credentials of users first; links may fill them in.
+    let mut pvwa_pw: HashMap<String, Option<Zeroizing<String>>> = seed
+        .pvwa_users
+        .iter()
+        .map(|u| {
+            (
+                u.username.to_ascii_lowercase(),
+                u.password.clone().map(Zeroizing::new),
+            )
+        })
+        .collect();
+    let mut conf_tok: HashMap<String, Option<Zeroizing<String>>> = seed
+        .confluence_users
+        .iter()
+        .map(|u| {
+            (
+                u.email.to_ascii_lowercase(),
+                u.api_token.clone().map(Zeroizing::new),
+            )
+        })
+        .collect();
+
+    let now = state::now_epoch();
+    let mut safes = Vec::new();
+    let mut accounts = Vec::new();
+    for (i, s) in seed.safes.iter().enumerate() {
+        let number = FIRST_SAFE_NUMBER + i as u32;
+        let mut members = Vec::new();
+        for m in &s.members {
+            members.push(Member {
+                name: m.name.clone(),
+                kind: m.member_type,
+                permissions: m
+                    .permissions
+                    .resolve(&format!("safe {} member {}", s.name, m.name))?,
+            });
+        }
+        safes.push(Safe {
+            name: s.name.clone(),
+            number,
+            description: s.description.clone(),
+            members,
+        });
+        for (n, a) in s.accounts.iter().enumerate() {
+            let (link, slot, fresh): (_, _, fn() -> String) = match &a.secret_of {
+                Some(l) => match (&l.pvwa_user, &l.confluence_user) {
+                    (Some(u), _) => (
+                        Some(Link::PvwaUser(u.clone())),
+                        pvwa_pw.get_mut(&u.to_ascii_lowercase()),
+                        state::random_password,
+                    ),
+                    (None, Some(u)) => (
+                        Some(Link::ConfluenceUser(u.clone())),
+                        conf_tok.get_mut(&u.to_ascii_lowercase()),
+                        state::random_api_token,
+                    ),
+                    (None, None) => (None, None, state::random_password),
+                },
+                None => (None, None, state::random_password),
+            };
+            let secret = match (a.secret.clone().map(Zeroizing::new), slot) {
+                (Some(own), Some(slot)) => {
+                    if let Some(other) = slot.as_ref()
+                        && **other != *own
+                    {
+                        return Err(SimError::SeedInvalid(format!(
+                            "account {}/{}: its secret differs from the linked credential (set only one of them)",
+                            s.name, a.name
+                        )));
+                    }
+                    *slot = Some(own.clone());
+                    own
+                }
+                (Some(own), None) => own,
+                (None, Some(slot)) => match slot.as_ref() {
+                    Some(v) => v.clone(),
+                    None => {
+                        let v = Zeroizing::new(fresh());
+                        *slot = Some(v.clone());
+                        v
+                    }
+                },
+                (None, None) => Zeroizing::new(state::random_password()),
+            };
+            accounts.push(Account {
+                id: format!("{number}_{}", n + 1),
+                safe: s.name.clone(),
+                name: a.name.clone(),
+                address: a.address.clone(),
+                user_name: a.user_name.clone(),
+                platform_id: a.platform_id.clone(),
+                secret_type: a.secret_type.clone(),
+                secret: SecretString::from(secret.as_str()),
+                properties: a.properties.clone(),
+                device_type: a
+                    .device_type
+                    .clone()
+                    .unwrap_or_else(|| device_type_for(&a.platform_id).to_string()),
+                automatic_management: a.automatic_management_enabled,
+                created: now,
+                last_modified: now,
+                cpm: CpmState::default(),
+                link,
+                activities: Vec::new(),
+            });
+        }
+    }
+
+    let users = seed
+        .pvwa_users
+        .iter()
+        .map(|u| {
+            let pw = pvwa_pw
+                .get(&u.username.to_ascii_lowercase())
+                .and_then(|p| p.as_ref().map(|p| p.to_string()))
+                .unwrap_or_else(state::random_password);
+            PvwaUser {
+                username: u.username.clone(),
+                password: SecretString::from(pw),
+            }
+        })
+        .collect();
+    let apps = seed
+        .applications
+        .iter()
+        .map(|a| App {
+            name: a.name.clone(),
+            allowed_machines: a.allowed_machines.clone(),
+            cert_subject_cn: a.cert_subject_cn.clone(),
+            cert_serial: a.cert_serial.clone(),
+            disabled: a.disabled,
+        })
+        .collect();
+    let groups: Vec<(String, Vec<String>)> = seed
+        .groups
+        .iter()
+        .map(|g| (g.name.clone(), g.members.clone()))
+        .collect();
+    let vault = Vault {
+        safes,
+        accounts,
+        apps,
+        users,
+        groups,
+        sessions: HashMap::new(),
+        vault_down: false,
+        session_timeout: Duration::from_secs(20 * 60),
+    };
+
+    let mut wiki = Wiki::new();
+    for u in &seed.confluence_users {
+        let key = u.email.to_ascii_lowercase();
+        let mut token = conf_tok
+            .get(&key)
+            .and_then(|t| t.as_ref().map(|t| t.to_string()));
+        if token.is_none() && u.email.eq_ignore_ascii_case(&seed.bridge.confluence_user) {
+            token = Some(state::random_api_token());
+        }
+        wiki.users.push(WikiUser {
+            email: u.email.clone(),
+            display_name: u.display_name.clone(),
+            account_id: u
+                .account_id
+                .clone()
+                .unwrap_or_else(|| wiki::account_id_for(&u.email)),
+            token: token.map(SecretString::from),
+        });
+    }
+    let first_author = wiki
+        .users
+        .first()
+        .map(|u| u.account_id.clone())
+        .unwrap_or_default();
+    let created = wiki::timestamp();
+    for s in &seed.spaces {
+        let id = wiki.next_space_id();
+        wiki.spaces.push(Space {
+            id,
+            key: s.key.clone(),
+            name: s.name.clone(),
+            description: s.description.clone(),
+            author_id: first_author.clone(),
+            created_at: created.clone(),
+        });
+    }
+    for p in &seed.pages {
+        let space_id = wiki
+            .spaces
+            .iter()
+            .find(|s| s.key == p.space)
+            .map(|s| s.id)
+            .ok_or_else(|| SimError::SeedInvalid(format!("page {}: unknown space", p.title)))?;
+        let author = p
+            .author
+            .as_deref()
+            .and_then(|a| wiki.account_id(a))
+            .map(str::to_string)
+            .unwrap_or_else(|| first_author.clone());
+        let id = wiki.next_content_id();
+        wiki.pages.push(Page {
+            id,
+            space_id,
+            author_id: author.clone(),
+            created_at: created.clone(),
+            versions: vec![Version {
+                number: 1,
+                created_at: created.clone(),
+                message: String::new(),
+                minor_edit: false,
+                author_id: author,
+                title: p.title.clone(),
+                body: p.body.clone(),
+            }],
+        });
+    }
+    Ok((vault, wiki))
+}
