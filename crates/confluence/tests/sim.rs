@@ -65,11 +65,13 @@ async fn page_by_title_then_by_id_and_url() {
         (page.title.as_str(), page.version)
     );
     assert_eq!(by_id.body_storage, page.body_storage);
-    if let Some(url) = s.client.page_url(&by_id) {
-        let r = parse_page_ref(&url).unwrap();
-        assert_eq!(r.id(), page.id);
-        assert_eq!(r.site(), Some(s.client.site_url()));
-    }
+    let url = s
+        .client
+        .page_url(&by_id)
+        .expect("the page answer carries _links.webui");
+    let r = parse_page_ref(&url).unwrap();
+    assert_eq!(r.id(), page.id);
+    assert_eq!(r.site(), Some(s.client.site_url()));
     assert!(
         s.client
             .find_pages("No such page", None)

@@ -3,8 +3,9 @@
 //! A [`Masker`] is built from the secret values of one run. It replaces every occurrence of each
 //! value, and of its base64 (standard and URL-safe, padded or not), URL-encoded, hex and
 //! JSON-escaped forms, by a replacement string. [`MaskStream`] does the same over a stream of
-//! chunks: it holds back the last `longest needle - 1` bytes of each chunk, so that a secret split
-//! across two reads is still masked, and it never holds back more than that.
+//! chunks: it holds back only the tail of the output that could still be the start of a secret
+//! (a prefix of one of its forms), so that a secret split across two reads is still masked while
+//! every other byte, a short prompt or log line included, goes out at once.
 //!
 //! The automaton necessarily keeps the needles in memory for the life of the masker; the
 //! intermediate encodings are zeroized after it is built.
@@ -24,6 +25,7 @@ const URL_RESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remo
 /// Replaces secret values, and their common encodings, in output.
 pub struct Masker {
     automaton: Option<AhoCorasick>,
+    needles: Vec<Zeroizing<Vec<u8>>>,
     replacements: Vec<String>,
     longest: usize,
 }
@@ -62,6 +64,7 @@ impl Masker {
         });
         Masker {
             automaton,
+            needles,
             replacements,
             longest,
         }
@@ -90,6 +93,15 @@ impl Masker {
             masker: self,
             pending: Zeroizing::new(Vec::new()),
         }
+    }
+
+    /// The earliest position from which the rest of `buf` could still grow into a secret: the
+    /// rest is a prefix of some needle. `buf.len()` when there is none.
+    fn hold_from(&self, buf: &[u8]) -> usize {
+        let start = buf.len().saturating_sub(self.longest.saturating_sub(1));
+        (start..buf.len())
+            .find(|&p| self.needles.iter().any(|n| n.starts_with(&buf[p..])))
+            .unwrap_or(buf.len())
     }
 
     /// Masks `buf`, emitting into `out` everything that is final: every byte before `cut` that no
@@ -127,8 +139,8 @@ impl MaskStream<'_> {
     /// Feeds a chunk and returns the masked bytes that are now final.
     pub fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
         self.pending.extend_from_slice(chunk);
-        let keep = self.masker.longest.saturating_sub(1);
-        let cut = self.pending.len().saturating_sub(keep);
+        // No match can start before `cut` and end past the buffer: bytes there are final.
+        let cut = self.masker.hold_from(&self.pending);
         let mut out = Vec::new();
         let used = self.masker.mask_into(&self.pending, cut, &mut out);
         let rest = Zeroizing::new(self.pending[used..].to_vec());
@@ -222,12 +234,15 @@ mod tests {
     }
 
     #[test]
-    fn holds_back_at_most_longest_minus_one() {
+    fn holds_back_only_a_possible_secret_prefix() {
         let m = Masker::with_default_mask(["abcdef"]);
         let mut s = m.stream();
-        let longest = m.longest;
-        let out = s.push(&vec![b'z'; 100]);
-        assert_eq!(out.len(), 100 - (longest - 1));
+        assert_eq!(s.push(b"started 42\n"), b"started 42\n", "nothing that could be a secret is held");
+        assert_eq!(s.push(b"x abc"), b"x ", "a possible start of the secret is held");
+        assert_eq!(s.push(b"dX"), b"abcdX", "released once it cannot be the secret");
+        assert_eq!(s.push(b"ab"), b"");
+        assert_eq!(s.push(b"cdef!"), b"*****!");
+        assert!(s.finish().is_empty());
     }
 
     #[test]

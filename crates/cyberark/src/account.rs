@@ -8,6 +8,8 @@ use serde::Deserialize;
 use serde::de::{Deserializer, Error as _};
 use serde_json::Value;
 
+use crate::error::CyberArkError;
+
 /// A PVWA account (`GET /API/Accounts/{id}`). Holds no secret.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -148,6 +150,31 @@ pub(crate) fn resolve_next_link(app_base: &url::Url, link: &str) -> Result<url::
         return Err("nextLink points to another host".into());
     }
     Ok(url)
+}
+
+/// Chooses among name matches: one exact-case match, else one case-insensitive match.
+pub(crate) fn pick_account(
+    candidates: Vec<Account>,
+    safe: &str,
+    name: &str,
+) -> Result<Option<Account>, CyberArkError> {
+    let exact: Vec<&Account> = candidates.iter().filter(|a| a.name == name).collect();
+    if exact.len() == 1 {
+        return Ok(Some(exact[0].clone()));
+    }
+    let mut ids: Vec<&str> = candidates.iter().map(|a| a.id.as_str()).collect();
+    ids.dedup();
+    match ids.len() {
+        0 => Ok(None),
+        1 => Ok(candidates.into_iter().next()),
+        _ => Err(CyberArkError::Protocol {
+            endpoint: "pvwa",
+            detail: format!(
+                "several accounts named `{name}` in safe `{safe}`: {}",
+                ids.join(", ")
+            ),
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use reqwest::header::{AUTHORIZATION, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
-use crate::account::{Account, AccountPage, resolve_next_link};
+use crate::account::{Account, AccountPage, pick_account, resolve_next_link};
 use crate::body::{PVWA_BODY_LIMIT, read_body};
 use crate::error::{CyberArkError, classify, transport};
 use crate::tls;
@@ -320,31 +320,6 @@ impl PvwaClient {
         } else {
             Err(classify(ENDPOINT, status, &bytes))
         }
-    }
-}
-
-/// Chooses among name matches: one exact-case match, else one case-insensitive match.
-fn pick_account(
-    candidates: Vec<Account>,
-    safe: &str,
-    name: &str,
-) -> Result<Option<Account>, CyberArkError> {
-    let exact: Vec<&Account> = candidates.iter().filter(|a| a.name == name).collect();
-    if exact.len() == 1 {
-        return Ok(Some(exact[0].clone()));
-    }
-    let mut ids: Vec<&str> = candidates.iter().map(|a| a.id.as_str()).collect();
-    ids.dedup();
-    match ids.len() {
-        0 => Ok(None),
-        1 => Ok(candidates.into_iter().next()),
-        _ => Err(CyberArkError::Protocol {
-            endpoint: ENDPOINT,
-            detail: format!(
-                "several accounts named `{name}` in safe `{safe}`: {}",
-                ids.join(", ")
-            ),
-        }),
     }
 }
 

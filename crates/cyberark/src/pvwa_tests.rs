@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex as StdMutex};
 
 use super::*;
+use crate::account::pick_account;
 
 fn account(status: Option<&str>, modified: Option<i64>) -> Account {
     Account {

@@ -58,11 +58,13 @@ impl<S: Store> Bridge<S> {
         let wait = Duration::from_secs(self.config.cyberark.pvwa.cpm_wait_secs);
         let result = self
             .with_pvwa(async |p| {
+                // A `success` left by an earlier change must not pass for this one.
+                let before = p.get_account(id).await?.secret_management.last_modified_time;
                 match rotation {
                     Rotation::Checkin => p.check_in(id).await?,
                     _ => p.change(id).await?,
                 }
-                p.wait_for_cpm(id, wait).await
+                p.wait_for_change_after(id, before, wait).await
             })
             .await;
         match result {

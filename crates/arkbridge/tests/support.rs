@@ -1,0 +1,128 @@
+//! Shared helpers for the end-to-end tests: a simulator process, the real binary, and a search of
+//! files for planted secrets.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use arkbridge_core::config::Config;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_arkbridge");
+
+/// A running `arkbridge sim` process; killed when dropped.
+pub struct Sim {
+    child: Child,
+    pub dir: PathBuf,
+    pub config_path: PathBuf,
+    pub config: Config,
+    pub info: serde_json::Value,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The demo seed with `payments-db`'s secret set to `planted`, plus any extra pages (YAML list
+/// items, indented for the `pages:` list).
+pub fn seed_with(planted: &str, extra_pages: &str) -> String {
+    let seed = arkbridge_sim::DEMO_SEED.replacen(
+        "      - name: payments-db\n",
+        &format!("      - name: payments-db\n        secret: \"{planted}\"\n"),
+        1,
+    );
+    assert!(seed.contains(planted), "the demo seed's layout changed");
+    format!("{seed}\n{extra_pages}")
+}
+
+/// Starts `arkbridge sim` in `dir` with a seed file from `seed_dir` (kept apart from what the
+/// tests search), and waits until it says it serves.
+pub fn start_sim(root: &Path, seed: &str) -> Sim {
+    let dir = root.join("sim");
+    let seed_dir = root.join("seed");
+    std::fs::create_dir_all(&seed_dir).unwrap();
+    let seed_path = seed_dir.join("seed.yaml");
+    std::fs::write(&seed_path, seed).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["sim", "--dir"])
+        .arg(&dir)
+        .arg("--seed")
+        .arg(&seed_path)
+        .args(["--cpm-delay-ms", "100"])
+        .env("ARKBRIDGE_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(std::fs::File::create(root.join("logs").join("sim.log")).unwrap()))
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        match lines.next() {
+            Some(Ok(l)) if l.starts_with("Serving until") => break,
+            Some(Ok(_)) => {}
+            other => panic!("the simulator stopped before serving: {other:?}; see {}", root.join("logs/sim.log").display()),
+        }
+    }
+    let config_path = dir.join("arkbridge.toml");
+    let config = Config::load(&config_path).unwrap();
+    let info = serde_json::from_str(&std::fs::read_to_string(dir.join("sim.json")).unwrap()).unwrap();
+    Sim {
+        child,
+        dir,
+        config_path,
+        config,
+        info,
+    }
+}
+
+/// The test's folders: `logs/` for captured output, `tmp/` as the children's TMPDIR.
+pub fn test_root() -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("logs")).unwrap();
+    std::fs::create_dir_all(root.path().join("tmp")).unwrap();
+    root
+}
+
+/// Runs the real binary with `args`; stdout and stderr are also saved under `logs/`.
+pub fn arkbridge(root: &Path, name: &str, args: &[&str]) -> Output {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("TMPDIR", root.join("tmp"))
+        .env("ARKBRIDGE_LOG", "debug")
+        .output()
+        .unwrap();
+    std::fs::write(root.join("logs").join(format!("{name}.stdout")), &out.stdout).unwrap();
+    std::fs::write(root.join("logs").join(format!("{name}.stderr")), &out.stderr).unwrap();
+    out
+}
+
+/// Every file below `dirs` whose bytes contain `needle`.
+pub fn files_containing(dirs: &[&Path], needle: &[u8]) -> Vec<PathBuf> {
+    let mut hits = Vec::new();
+    let mut stack: Vec<PathBuf> = dirs.iter().map(|d| d.to_path_buf()).collect();
+    while let Some(p) = stack.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&p) else { continue };
+        if meta.is_dir() {
+            for e in std::fs::read_dir(&p).into_iter().flatten().flatten() {
+                stack.push(e.path());
+            }
+        } else if meta.is_file() {
+            if let Ok(bytes) = std::fs::read(&p) {
+                if bytes.windows(needle.len()).any(|w| w == needle) {
+                    hits.push(p);
+                }
+            }
+        }
+    }
+    hits
+}
+
+/// A multi-thread runtime for the async clients used to look at the simulators.
+pub fn rt() -> tokio::runtime::Runtime {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap()
+}
