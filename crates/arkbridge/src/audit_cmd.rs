@@ -14,8 +14,14 @@ const PAGE: i64 = 1000;
 pub(crate) async fn verify(args: AuditVerifyArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config)?;
     let path = config.data_dir.join("arkbridge.db");
-    anyhow::ensure!(path.exists(), "no store at {}: nothing has run with this config yet", path.display());
-    let store = SqliteStore::open(&path).await.context("cannot open the store")?;
+    anyhow::ensure!(
+        path.exists(),
+        "no store at {}: nothing has run with this config yet",
+        path.display()
+    );
+    let store = SqliteStore::open(&path)
+        .await
+        .context("cannot open the store")?;
     let mut verifier = ChainVerifier::default();
     let mut after = 0;
     loop {
@@ -38,6 +44,10 @@ pub(crate) async fn verify(args: AuditVerifyArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    println!("audit chain OK: {} records, head {}", verifier.count(), verifier.head());
+    println!(
+        "audit chain OK: {} records, head {}",
+        verifier.count(),
+        verifier.head()
+    );
     Ok(ExitCode::SUCCESS)
 }

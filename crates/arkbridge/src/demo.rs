@@ -36,16 +36,34 @@ pub(crate) async fn main(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&config_path)?;
     warn_identity(&config);
     println!("== arkbridge demo (folder {})", dir.display());
-    println!("   CyberArk CCP {}  PVWA {}  Confluence {}", sim.info().ccp_url, sim.info().pvwa_url, sim.info().confluence_url);
-    let (bridge, recovery) = Bridge::connect(config.clone()).await.context("cannot connect the bridge")?;
+    println!(
+        "   CyberArk CCP {}  PVWA {}  Confluence {}",
+        sim.info().ccp_url,
+        sim.info().pvwa_url,
+        sim.info().confluence_url
+    );
+    let (bridge, recovery) = Bridge::connect(config.clone())
+        .await
+        .context("cannot connect the bridge")?;
     report_recovery(&recovery);
-    println!("   bridge connected: its Confluence token and PVWA password came from CyberArk through the CCP");
+    println!(
+        "   bridge connected: its Confluence token and PVWA password came from CyberArk through the CCP"
+    );
 
     let pages = bridge.confluence().find_pages(DEMO_PAGE, None).await?;
-    let page = pages.first().context("the demo page is missing from the simulator")?;
-    println!("\n== running block `restart` of page {} \"{}\" as {DEMO_USER}", page.id, page.title);
+    let page = pages
+        .first()
+        .context("the demo page is missing from the simulator")?;
+    println!(
+        "\n== running block `restart` of page {} \"{}\" as {DEMO_USER}",
+        page.id, page.title
+    );
     let alice = VerifiedUser::resolve(&config, DEMO_USER)?;
-    let request = RunRequest { page: page.id.clone(), block: Some("restart".into()), user: alice };
+    let request = RunRequest {
+        page: page.id.clone(),
+        block: Some("restart".into()),
+        user: alice,
+    };
     // Masked output arrives in chunks that need not end at a line break.
     let mut at_line_start = true;
     let mut sink = move |_: Stream, bytes: &[u8]| {
@@ -67,7 +85,11 @@ pub(crate) async fn main(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 let comments = bridge.confluence().footer_comments(&page.id).await?;
                 if let Some(c) = comments.iter().find(|c| &c.id == id) {
                     println!("\n== footer comment {id} posted on the page");
-                    for line in plain_text(&c.body_storage).unwrap_or_default().lines().filter(|l| !l.trim().is_empty()) {
+                    for line in plain_text(&c.body_storage)
+                        .unwrap_or_default()
+                        .lines()
+                        .filter(|l| !l.trim().is_empty())
+                    {
                         println!("   > {line}");
                     }
                 }
@@ -83,7 +105,11 @@ pub(crate) async fn main(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     println!("\n== and {DENIED_USER} (group developers) asks for the same block");
     let bob = VerifiedUser::resolve(&config, DENIED_USER)?;
-    let request = RunRequest { page: page.id.clone(), block: Some("restart".into()), user: bob };
+    let request = RunRequest {
+        page: page.id.clone(),
+        block: Some("restart".into()),
+        user: bob,
+    };
     match bridge.run(&request, &mut |_, _| {}).await {
         Err(e) => println!("   {e}"),
         Ok(_) => println!("   UNEXPECTED: bob was allowed to run it"),
@@ -92,21 +118,39 @@ pub(crate) async fn main(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     if args.once {
         sim.shutdown().await;
-        return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) });
+        return Ok(if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
     }
     println!("\n== the simulators keep serving. Try:");
-    println!("   arkbridge run {} --config {} --as {DEMO_USER}", page.id, config_path.display());
-    println!("   arkbridge audit verify --config {}", config_path.display());
+    println!(
+        "   arkbridge run {} --config {} --as {DEMO_USER}",
+        page.id,
+        config_path.display()
+    );
+    println!(
+        "   arkbridge audit verify --config {}",
+        config_path.display()
+    );
     println!("   Ctrl-C to stop.");
     wait_for_shutdown().await?;
     sim.shutdown().await;
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 async fn show_audit<S: Store>(bridge: &Bridge<S>, run_id: &str) -> anyhow::Result<()> {
     let all = bridge.store().audit_records(0, i64::MAX).await?;
     println!("\n== audit records of run {run_id}");
-    for r in all.iter().filter(|r| r.event.run_id.as_deref() == Some(run_id)) {
+    for r in all
+        .iter()
+        .filter(|r| r.event.run_id.as_deref() == Some(run_id))
+    {
         println!(
             "   #{:<4} {:<24} {:<20} {}  {}",
             r.seq,

@@ -20,7 +20,9 @@ pub(crate) async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         Ok(u) => u,
         Err(e) => return Ok(fail(args.json, &e)),
     };
-    let (bridge, recovery) = Bridge::connect(config).await.context("cannot connect the bridge")?;
+    let (bridge, recovery) = Bridge::connect(config)
+        .await
+        .context("cannot connect the bridge")?;
     report_recovery(&recovery);
     let request = RunRequest {
         page: args.page.clone(),
@@ -46,7 +48,11 @@ pub(crate) async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
             } else {
                 eprintln!("{}", summary(&report));
             }
-            Ok(if report.status == "succeeded" { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if report.status == "succeeded" {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Err(e) => Ok(fail(json, &e)),
     }
@@ -63,7 +69,10 @@ pub(crate) fn fail(json: bool, e: &EngineError) -> ExitCode {
             EngineError::Denied { audit_seq, .. } => Some(*audit_seq),
             _ => None,
         };
-        println!("{}", serde_json::json!({ "status": status, "error": e.to_string(), "audit_seq": audit_seq }));
+        println!(
+            "{}",
+            serde_json::json!({ "status": status, "error": e.to_string(), "audit_seq": audit_seq })
+        );
     } else {
         eprintln!("error: {e}");
     }

@@ -17,11 +17,17 @@ pub(crate) async fn main(args: SimArgs) -> anyhow::Result<ExitCode> {
     .await
     .context("cannot start the simulators")?;
     let info = sim.info();
-    println!("CyberArk CCP:      {}/AIMWebService/api/Accounts", info.ccp_url);
+    println!(
+        "CyberArk CCP:      {}/AIMWebService/api/Accounts",
+        info.ccp_url
+    );
     println!("CyberArk PVWA:     {}/PasswordVault/API", info.pvwa_url);
     println!("Confluence Cloud:  {}/wiki/api/v2", info.confluence_url);
     println!("Credentials:       {}", args.dir.join("sim.json").display());
-    println!("Bridge config:     {}", args.dir.join("arkbridge.toml").display());
+    println!(
+        "Bridge config:     {}",
+        args.dir.join("arkbridge.toml").display()
+    );
     println!("Serving until Ctrl-C (SIGINT) or SIGTERM.");
     wait_for_shutdown().await?;
     sim.shutdown().await;

@@ -31,14 +31,27 @@ fn lease_of_a_killed_run_is_rotated_at_next_start() {
     let config = sim.config_path.to_str().unwrap();
     let rt = rt();
     let ccp = CcpClient::new(&sim.config.cyberark.ccp).unwrap();
-    let current = || rt.block_on(ccp.get(&CcpQuery::for_account("Prod-DB", "payments-db"))).unwrap().content().expose_secret().to_string();
+    let current = || {
+        rt.block_on(ccp.get(&CcpQuery::for_account("Prod-DB", "payments-db")))
+            .unwrap()
+            .content()
+            .expose_secret()
+            .to_string()
+    };
     assert_eq!(current(), PLANTED);
 
     let page_id = page_id_by_title(&sim, "Slow payments job");
 
     // Start the slow run and kill arkbridge (SIGKILL: no cleanup at all) once the script runs.
     let mut child = Command::new(BIN)
-        .args(["run", &page_id, "--config", config, "--as", "alice@example.com"])
+        .args([
+            "run",
+            &page_id,
+            "--config",
+            config,
+            "--as",
+            "alice@example.com",
+        ])
         .env("TMPDIR", r.join("tmp"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -54,17 +67,48 @@ fn lease_of_a_killed_run_is_rotated_at_next_start() {
     child.kill().unwrap();
     child.wait().unwrap();
     // The script's process group outlives its killed parent; end it as an operator would.
-    nix::sys::signal::killpg(nix::unistd::Pid::from_raw(script_pid), nix::sys::signal::Signal::SIGKILL)
-        .expect("the script's process group was still there");
-    assert_eq!(current(), PLANTED, "nothing rotated yet: the run died before its end");
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(script_pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("the script's process group was still there");
+    assert_eq!(
+        current(),
+        PLANTED,
+        "nothing rotated yet: the run died before its end"
+    );
 
     // The next command that opens the store recovers: here a run of another block.
     let health = page_id_by_title(&sim, "Payments DB health");
-    let out = arkbridge(r, "after-crash", &["run", &health, "--config", config, "--as", "alice@example.com", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = arkbridge(
+        r,
+        "after-crash",
+        &[
+            "run",
+            &health,
+            "--config",
+            config,
+            "--as",
+            "alice@example.com",
+            "--json",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("recovered leases left open by a crashed run"), "{stderr}");
-    assert_ne!(current(), PLANTED, "the crashed run's credential was rotated");
+    assert!(
+        stderr.contains("recovered leases left open by a crashed run"),
+        "{stderr}"
+    );
+    assert_ne!(
+        current(),
+        PLANTED,
+        "the crashed run's credential was rotated"
+    );
 
     let out = arkbridge(r, "verify", &["audit", "verify", "--config", config]);
     assert_eq!(out.status.code(), Some(0));
@@ -72,7 +116,8 @@ fn lease_of_a_killed_run_is_rotated_at_next_start() {
 
 fn page_id_by_title(sim: &Sim, title: &str) -> String {
     let rt = rt();
-    let token = secrecy::SecretString::from(sim.info["confluence_token"].as_str().unwrap().to_string());
+    let token =
+        secrecy::SecretString::from(sim.info["confluence_token"].as_str().unwrap().to_string());
     let c = arkbridge_confluence::ConfluenceClient::new(&sim.config.confluence, token).unwrap();
     rt.block_on(c.find_pages(title, None)).unwrap().remove(0).id
 }

@@ -25,54 +25,146 @@ fn restart_as_alice_end_to_end() {
     let token = SecretString::from(sim.info["confluence_token"].as_str().unwrap().to_string());
     let confluence = ConfluenceClient::new(&sim.config.confluence, token).unwrap();
     let ccp = CcpClient::new(&sim.config.cyberark.ccp).unwrap();
-    let page = rt.block_on(confluence.find_pages("Restart payments API", None)).unwrap().remove(0);
+    let page = rt
+        .block_on(confluence.find_pages("Restart payments API", None))
+        .unwrap()
+        .remove(0);
     let config = sim.config_path.to_str().unwrap();
 
     // alice runs the block.
-    let out = arkbridge(r, "run-alice", &["run", &page.id, "--config", config, "--block", "restart", "--as", "alice@example.com", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = arkbridge(
+        r,
+        "run-alice",
+        &[
+            "run",
+            &page.id,
+            "--config",
+            config,
+            "--block",
+            "restart",
+            "--as",
+            "alice@example.com",
+            "--json",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["status"], "succeeded");
     assert_eq!(report["exit_code"], 0);
-    assert_eq!(report["output"], "Restarting payments-api with DB_PASSWORD=*****\npayments-api restarted\n");
-    assert_eq!((report["page_id"].as_str(), report["page_version"].as_u64()), (Some(page.id.as_str()), Some(page.version)));
-    assert_eq!((report["block"].as_str(), report["user"].as_str(), report["mode"].as_str()), (Some("restart"), Some("alice@example.com"), Some("write")));
-    assert_eq!(report["rotated"], serde_json::json!(["Prod-DB/payments-db"]));
-    let comment_id = report["comment_id"].as_str().expect("a comment was posted").to_string();
+    assert_eq!(
+        report["output"],
+        "Restarting payments-api with DB_PASSWORD=*****\npayments-api restarted\n"
+    );
+    assert_eq!(
+        (report["page_id"].as_str(), report["page_version"].as_u64()),
+        (Some(page.id.as_str()), Some(page.version))
+    );
+    assert_eq!(
+        (
+            report["block"].as_str(),
+            report["user"].as_str(),
+            report["mode"].as_str()
+        ),
+        (Some("restart"), Some("alice@example.com"), Some("write"))
+    );
+    assert_eq!(
+        report["rotated"],
+        serde_json::json!(["Prod-DB/payments-db"])
+    );
+    let comment_id = report["comment_id"]
+        .as_str()
+        .expect("a comment was posted")
+        .to_string();
     assert!(report["audit_seq"].as_i64().unwrap() > 0);
     stderr_warns_about_local_trusted(&out.stderr);
 
     // The secret changed: CyberArk hands out a new one.
-    let now = rt.block_on(ccp.get(&CcpQuery::for_account("Prod-DB", "payments-db"))).unwrap();
-    assert_ne!(now.content().expose_secret(), PLANTED, "the secret was not rotated");
+    let now = rt
+        .block_on(ccp.get(&CcpQuery::for_account("Prod-DB", "payments-db")))
+        .unwrap();
+    assert_ne!(
+        now.content().expose_secret(),
+        PLANTED,
+        "the secret was not rotated"
+    );
 
     // The comment is on the page and holds no secret.
     let comments = rt.block_on(confluence.footer_comments(&page.id)).unwrap();
-    let comment = comments.iter().find(|c| c.id == comment_id).expect("the comment is on the page");
-    assert!(comment.body_storage.contains("SUCCEEDED") && comment.body_storage.contains("DB_PASSWORD=*****"));
+    let comment = comments
+        .iter()
+        .find(|c| c.id == comment_id)
+        .expect("the comment is on the page");
+    assert!(
+        comment.body_storage.contains("SUCCEEDED")
+            && comment.body_storage.contains("DB_PASSWORD=*****")
+    );
     assert!(!comment.body_storage.contains(PLANTED));
 
     // bob is denied, and nothing is fetched for him.
     let retrieved_before = count_actions(&sim.config.data_dir, "secret.retrieved");
-    let out = arkbridge(r, "run-bob", &["run", &page.id, "--config", config, "--block", "restart", "--as", "bob@example.com", "--json"]);
+    let out = arkbridge(
+        r,
+        "run-bob",
+        &[
+            "run",
+            &page.id,
+            "--config",
+            config,
+            "--block",
+            "restart",
+            "--as",
+            "bob@example.com",
+            "--json",
+        ],
+    );
     assert_eq!(out.status.code(), Some(3));
     let denied: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(denied["status"], "denied");
-    assert!(denied["error"].as_str().unwrap().contains("no grant of these groups binds space OPS to safe Prod-DB"), "{denied}");
-    assert_eq!(count_actions(&sim.config.data_dir, "secret.retrieved"), retrieved_before);
+    assert!(
+        denied["error"]
+            .as_str()
+            .unwrap()
+            .contains("no grant of these groups binds space OPS to safe Prod-DB"),
+        "{denied}"
+    );
+    assert_eq!(
+        count_actions(&sim.config.data_dir, "secret.retrieved"),
+        retrieved_before
+    );
     assert_eq!(count_actions(&sim.config.data_dir, "run.denied"), 1);
 
     // The planted secret is on no file the runs touched: data folder, temp folders, logs, and
     // the simulator's folder; and no run directory is left behind.
     // Positive control: the search does find the secret where it is (the seed file).
-    assert_eq!(files_containing(&[&r.join("seed")], PLANTED.as_bytes()).len(), 1);
-    let dirs = [sim.dir.as_path(), &r.join("tmp"), &r.join("logs"), &sim.config.data_dir];
-    assert_eq!(files_containing(&dirs, PLANTED.as_bytes()), Vec::<std::path::PathBuf>::new());
+    assert_eq!(
+        files_containing(&[&r.join("seed")], PLANTED.as_bytes()).len(),
+        1
+    );
+    let dirs = [
+        sim.dir.as_path(),
+        &r.join("tmp"),
+        &r.join("logs"),
+        &sim.config.data_dir,
+    ];
+    assert_eq!(
+        files_containing(&dirs, PLANTED.as_bytes()),
+        Vec::<std::path::PathBuf>::new()
+    );
     assert_no_run_dirs_left();
 
     // The audit chain verifies, and breaks when one byte of a row changes.
     let out = arkbridge(r, "verify-1", &["audit", "verify", "--config", config]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     tamper_one_byte(&sim.config.data_dir, 3);
     let out = arkbridge(r, "verify-2", &["audit", "verify", "--config", config]);
     assert_eq!(out.status.code(), Some(1));
@@ -87,14 +179,30 @@ fn unknown_user_is_refused() {
     let r = root.path();
     let sim = start_sim(r, &seed_with(PLANTED, ""));
     let config = sim.config_path.to_str().unwrap();
-    let out = arkbridge(r, "run-mallory", &["run", "1", "--config", config, "--as", "mallory@example.com"]);
+    let out = arkbridge(
+        r,
+        "run-mallory",
+        &[
+            "run",
+            "1",
+            "--config",
+            config,
+            "--as",
+            "mallory@example.com",
+        ],
+    );
     assert_eq!(out.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("mallory@example.com is not a known user"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("mallory@example.com is not a known user")
+    );
 }
 
 fn stderr_warns_about_local_trusted(stderr: &[u8]) {
     let text = String::from_utf8_lossy(stderr);
-    assert!(text.contains("local-trusted") && text.contains("development only"), "{text}");
+    assert!(
+        text.contains("local-trusted") && text.contains("development only"),
+        "{text}"
+    );
 }
 
 fn db(data_dir: &Path) -> (tokio::runtime::Runtime, sqlx::SqlitePool) {
@@ -107,7 +215,11 @@ fn db(data_dir: &Path) -> (tokio::runtime::Runtime, sqlx::SqlitePool) {
 pub fn count_actions(data_dir: &Path, action: &str) -> i64 {
     let (rt, pool) = db(data_dir);
     let n: (i64,) = rt
-        .block_on(sqlx::query_as("SELECT count(*) FROM audit WHERE action = $1").bind(action.to_string()).fetch_one(&pool))
+        .block_on(
+            sqlx::query_as("SELECT count(*) FROM audit WHERE action = $1")
+                .bind(action.to_string())
+                .fetch_one(&pool),
+        )
         .unwrap();
     rt.block_on(pool.close());
     n.0

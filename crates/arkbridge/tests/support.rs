@@ -55,7 +55,9 @@ pub fn start_sim(root: &Path, seed: &str) -> Sim {
         .args(["--cpm-delay-ms", "100"])
         .env("ARKBRIDGE_LOG", "debug")
         .stdout(Stdio::piped())
-        .stderr(Stdio::from(std::fs::File::create(root.join("logs").join("sim.log")).unwrap()))
+        .stderr(Stdio::from(
+            std::fs::File::create(root.join("logs").join("sim.log")).unwrap(),
+        ))
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -64,12 +66,16 @@ pub fn start_sim(root: &Path, seed: &str) -> Sim {
         match lines.next() {
             Some(Ok(l)) if l.starts_with("Serving until") => break,
             Some(Ok(_)) => {}
-            other => panic!("the simulator stopped before serving: {other:?}; see {}", root.join("logs/sim.log").display()),
+            other => panic!(
+                "the simulator stopped before serving: {other:?}; see {}",
+                root.join("logs/sim.log").display()
+            ),
         }
     }
     let config_path = dir.join("arkbridge.toml");
     let config = Config::load(&config_path).unwrap();
-    let info = serde_json::from_str(&std::fs::read_to_string(dir.join("sim.json")).unwrap()).unwrap();
+    let info =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("sim.json")).unwrap()).unwrap();
     Sim {
         child,
         dir,
@@ -95,8 +101,16 @@ pub fn arkbridge(root: &Path, name: &str, args: &[&str]) -> Output {
         .env("ARKBRIDGE_LOG", "debug")
         .output()
         .unwrap();
-    std::fs::write(root.join("logs").join(format!("{name}.stdout")), &out.stdout).unwrap();
-    std::fs::write(root.join("logs").join(format!("{name}.stderr")), &out.stderr).unwrap();
+    std::fs::write(
+        root.join("logs").join(format!("{name}.stdout")),
+        &out.stdout,
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("logs").join(format!("{name}.stderr")),
+        &out.stderr,
+    )
+    .unwrap();
     out
 }
 
@@ -105,17 +119,18 @@ pub fn files_containing(dirs: &[&Path], needle: &[u8]) -> Vec<PathBuf> {
     let mut hits = Vec::new();
     let mut stack: Vec<PathBuf> = dirs.iter().map(|d| d.to_path_buf()).collect();
     while let Some(p) = stack.pop() {
-        let Ok(meta) = std::fs::symlink_metadata(&p) else { continue };
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
         if meta.is_dir() {
             for e in std::fs::read_dir(&p).into_iter().flatten().flatten() {
                 stack.push(e.path());
             }
-        } else if meta.is_file() {
-            if let Ok(bytes) = std::fs::read(&p) {
-                if bytes.windows(needle.len()).any(|w| w == needle) {
-                    hits.push(p);
-                }
-            }
+        } else if meta.is_file()
+            && let Ok(bytes) = std::fs::read(&p)
+            && bytes.windows(needle.len()).any(|w| w == needle)
+        {
+            hits.push(p);
         }
     }
     hits
@@ -124,5 +139,8 @@ pub fn files_containing(dirs: &[&Path], needle: &[u8]) -> Vec<PathBuf> {
 /// A multi-thread runtime for the async clients used to look at the simulators.
 pub fn rt() -> tokio::runtime::Runtime {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }

@@ -139,7 +139,9 @@ impl ChainVerifier {
 }
 
 /// Checks a whole chain read in sequence order. Returns the number of records and the head hash.
-pub fn verify_chain(records: impl IntoIterator<Item = AuditRecord>) -> Result<(u64, String), ChainError> {
+pub fn verify_chain(
+    records: impl IntoIterator<Item = AuditRecord>,
+) -> Result<(u64, String), ChainError> {
     let mut v = ChainVerifier::default();
     for r in records {
         v.push(&r)?;

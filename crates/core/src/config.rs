@@ -305,7 +305,9 @@ impl Config {
             }
         }
         if self.runner.default_timeout_secs == 0 || self.runner.max_timeout_secs == 0 {
-            return Err(ConfigError::Invalid("runner timeouts must be positive".into()));
+            return Err(ConfigError::Invalid(
+                "runner timeouts must be positive".into(),
+            ));
         }
         Ok(())
     }
@@ -318,10 +320,11 @@ impl Config {
         };
         fix(&mut self.data_dir);
         let ccp = &mut self.cyberark.ccp;
-        for p in [&mut ccp.ca_cert, &mut ccp.client_cert, &mut ccp.client_key] {
-            if let Some(p) = p {
-                fix(p);
-            }
+        for p in [&mut ccp.ca_cert, &mut ccp.client_cert, &mut ccp.client_key]
+            .into_iter()
+            .flatten()
+        {
+            fix(p);
         }
         if let Some(p) = &mut self.cyberark.pvwa.ca_cert {
             fix(p);

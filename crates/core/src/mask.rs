@@ -20,7 +20,11 @@ use zeroize::Zeroizing;
 pub const MASK: &str = "*****";
 
 /// Characters left alone by RFC 3986 percent-encoding (the unreserved set).
-const URL_RESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const URL_RESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Replaces secret values, and their common encodings, in output.
 pub struct Masker {
@@ -163,8 +167,16 @@ fn forms(value: &str) -> Vec<Zeroizing<Vec<u8>>> {
     for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
         out.push(Zeroizing::new(engine.encode(bytes).into_bytes()));
     }
-    out.push(Zeroizing::new(utf8_percent_encode(value, NON_ALPHANUMERIC).to_string().into_bytes()));
-    out.push(Zeroizing::new(utf8_percent_encode(value, URL_RESERVED).to_string().into_bytes()));
+    out.push(Zeroizing::new(
+        utf8_percent_encode(value, NON_ALPHANUMERIC)
+            .to_string()
+            .into_bytes(),
+    ));
+    out.push(Zeroizing::new(
+        utf8_percent_encode(value, URL_RESERVED)
+            .to_string()
+            .into_bytes(),
+    ));
     out.push(Zeroizing::new(hex::encode(bytes).into_bytes()));
     out.push(Zeroizing::new(hex::encode_upper(bytes).into_bytes()));
     let json = serde_json::to_string(value).expect("a str always serialises");
@@ -215,7 +227,11 @@ mod tests {
                 out.extend(s.push(&bytes[a..b]));
                 out.extend(s.push(&bytes[b..]));
                 out.extend(s.finish());
-                assert_eq!(String::from_utf8(out).unwrap(), expected, "split at {a},{b}");
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    expected,
+                    "split at {a},{b}"
+                );
             }
         }
     }
@@ -230,16 +246,31 @@ mod tests {
             out.extend(s.push(std::slice::from_ref(b)));
         }
         out.extend(s.finish());
-        assert_eq!(String::from_utf8(out).unwrap(), "*************x*****".replace("*************", "**********"));
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "*************x*****".replace("*************", "**********")
+        );
     }
 
     #[test]
     fn holds_back_only_a_possible_secret_prefix() {
         let m = Masker::with_default_mask(["abcdef"]);
         let mut s = m.stream();
-        assert_eq!(s.push(b"started 42\n"), b"started 42\n", "nothing that could be a secret is held");
-        assert_eq!(s.push(b"x abc"), b"x ", "a possible start of the secret is held");
-        assert_eq!(s.push(b"dX"), b"abcdX", "released once it cannot be the secret");
+        assert_eq!(
+            s.push(b"started 42\n"),
+            b"started 42\n",
+            "nothing that could be a secret is held"
+        );
+        assert_eq!(
+            s.push(b"x abc"),
+            b"x ",
+            "a possible start of the secret is held"
+        );
+        assert_eq!(
+            s.push(b"dX"),
+            b"abcdX",
+            "released once it cannot be the secret"
+        );
         assert_eq!(s.push(b"ab"), b"");
         assert_eq!(s.push(b"cdef!"), b"*****!");
         assert!(s.finish().is_empty());

@@ -92,7 +92,13 @@ impl Decision {
 /// Each primary binding needs the access of the runbook's mode on its safe. A fallback binding is
 /// only ever used read-only, so it needs `read` on its safe. The decision is allowed only when
 /// every binding is.
-pub fn decide(grants: &[Grant], user: &str, groups: &[String], space: &str, runbook: &Runbook) -> Decision {
+pub fn decide(
+    grants: &[Grant],
+    user: &str,
+    groups: &[String],
+    space: &str,
+    runbook: &Runbook,
+) -> Decision {
     let needed = Access::needed_for(runbook.mode);
     let mut reasons = Vec::new();
     if groups.is_empty() {
@@ -139,9 +145,11 @@ pub fn decide(grants: &[Grant], user: &str, groups: &[String], space: &str, runb
         }
     }
     let allowed = !bindings.is_empty() && bindings.iter().all(|b| b.allowed)
-        || runbook.bindings.is_empty() && !groups.is_empty() && grants.iter().any(|g| {
-            groups.contains(&g.group) && g.spaces.iter().any(|s| s == space)
-        });
+        || runbook.bindings.is_empty()
+            && !groups.is_empty()
+            && grants
+                .iter()
+                .any(|g| groups.contains(&g.group) && g.spaces.iter().any(|s| s == space));
     if runbook.bindings.is_empty() {
         reasons.push(if allowed {
             format!("the runbook binds no secret and a grant covers space {space}")
@@ -169,7 +177,11 @@ mod tests {
             Grant {
                 group: "platform-admins".into(),
                 spaces: vec!["OPS".into()],
-                safes: [("Prod-DB".into(), Access::Write), ("Prod-DB-RO".into(), Access::Read)].into(),
+                safes: [
+                    ("Prod-DB".into(), Access::Write),
+                    ("Prod-DB-RO".into(), Access::Read),
+                ]
+                .into(),
             },
             Grant {
                 group: "developers".into(),
@@ -180,7 +192,9 @@ mod tests {
     }
 
     fn runbook(mode: &str, fallback: bool) -> Runbook {
-        let mut script = format!("# arkbridge: mode {mode}\n# arkbridge: secret DB cyberark://Prod-DB/payments-db\n");
+        let mut script = format!(
+            "# arkbridge: mode {mode}\n# arkbridge: secret DB cyberark://Prod-DB/payments-db\n"
+        );
         if fallback {
             script.push_str("# arkbridge: fallback DB cyberark://Prod-DB-RO/payments-db-ro\n");
         }
@@ -194,26 +208,55 @@ mod tests {
 
     #[test]
     fn admin_may_run_write_runbook() {
-        let d = decide(&grants(), "alice", &groups(&["platform-admins"]), "OPS", &runbook("write", false));
+        let d = decide(
+            &grants(),
+            "alice",
+            &groups(&["platform-admins"]),
+            "OPS",
+            &runbook("write", false),
+        );
         assert!(d.allowed, "{}", d.explain());
     }
 
     #[test]
     fn developer_is_denied_write_with_a_reason() {
-        let d = decide(&grants(), "bob", &groups(&["developers"]), "OPS", &runbook("write", false));
+        let d = decide(
+            &grants(),
+            "bob",
+            &groups(&["developers"]),
+            "OPS",
+            &runbook("write", false),
+        );
         assert!(!d.allowed);
-        assert!(d.explain().contains("no grant of these groups binds space OPS to safe Prod-DB"), "{}", d.explain());
+        assert!(
+            d.explain()
+                .contains("no grant of these groups binds space OPS to safe Prod-DB"),
+            "{}",
+            d.explain()
+        );
     }
 
     #[test]
     fn developer_may_not_read_primary_safe_even_with_fallback() {
-        let d = decide(&grants(), "bob", &groups(&["developers"]), "OPS", &runbook("read", true));
+        let d = decide(
+            &grants(),
+            "bob",
+            &groups(&["developers"]),
+            "OPS",
+            &runbook("read", true),
+        );
         assert!(!d.allowed);
     }
 
     #[test]
     fn other_space_is_denied() {
-        let d = decide(&grants(), "alice", &groups(&["platform-admins"]), "DEV", &runbook("read", false));
+        let d = decide(
+            &grants(),
+            "alice",
+            &groups(&["platform-admins"]),
+            "DEV",
+            &runbook("read", false),
+        );
         assert!(!d.allowed);
     }
 

@@ -84,7 +84,11 @@ pub struct DirectiveError {
 const PREFIX: &str = "arkbridge:";
 
 /// Parses the directives of a script.
-pub fn parse_script(name: &str, language: Option<&str>, script: &str) -> Result<Runbook, DirectiveError> {
+pub fn parse_script(
+    name: &str,
+    language: Option<&str>,
+    script: &str,
+) -> Result<Runbook, DirectiveError> {
     let mut rb = Runbook {
         name: name.to_string(),
         language: language.map(str::to_string),
@@ -121,7 +125,11 @@ pub fn parse_script(name: &str, language: Option<&str>, script: &str) -> Result<
                 rb.mode = match *m {
                     "read" => Mode::Read,
                     "write" => Mode::Write,
-                    other => return Err(err(format!("unknown mode `{other}`; use `read` or `write`"))),
+                    other => {
+                        return Err(err(format!(
+                            "unknown mode `{other}`; use `read` or `write`"
+                        )));
+                    }
                 };
             }
             ["timeout", t] => {
@@ -139,7 +147,11 @@ pub fn parse_script(name: &str, language: Option<&str>, script: &str) -> Result<
                 rb.bindings.push(Binding {
                     variable: var.to_string(),
                     reference,
-                    kind: if *kind == "secret" { BindingKind::Env } else { BindingKind::File },
+                    kind: if *kind == "secret" {
+                        BindingKind::Env
+                    } else {
+                        BindingKind::File
+                    },
                     fallback: None,
                 });
             }
@@ -156,8 +168,13 @@ pub fn parse_script(name: &str, language: Option<&str>, script: &str) -> Result<
                 b.fallback = Some(reference);
             }
             [] => return Err(err("empty directive".into())),
-            [word, ..] if ["mode", "timeout", "secret", "secret-file", "fallback"].contains(word) => {
-                return Err(err(format!("`{word}` has the wrong number of arguments: `{}`", directive.trim())));
+            [word, ..]
+                if ["mode", "timeout", "secret", "secret-file", "fallback"].contains(word) =>
+            {
+                return Err(err(format!(
+                    "`{word}` has the wrong number of arguments: `{}`",
+                    directive.trim()
+                )));
             }
             [word, ..] => {
                 return Err(err(format!(
@@ -174,13 +191,34 @@ fn parse_ref(s: &str) -> Result<SecretRef, SecretRefError> {
 }
 
 fn check_variable(var: &str) -> Result<(), String> {
-    let valid = var.chars().next().is_some_and(|c| c.is_ascii_uppercase() || c == '_')
-        && var.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    let valid = var
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+        && var
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
     if !valid {
-        return Err(format!("`{var}` is not a valid variable name (use A-Z, 0-9 and _)"));
+        return Err(format!(
+            "`{var}` is not a valid variable name (use A-Z, 0-9 and _)"
+        ));
     }
-    if var.starts_with("ARKBRIDGE_") || ["PATH", "HOME", "LANG", "IFS", "LD_PRELOAD", "LD_LIBRARY_PATH", "BASH_ENV", "ENV"].contains(&var) {
-        return Err(format!("`{var}` is reserved and cannot be bound to a secret"));
+    if var.starts_with("ARKBRIDGE_")
+        || [
+            "PATH",
+            "HOME",
+            "LANG",
+            "IFS",
+            "LD_PRELOAD",
+            "LD_LIBRARY_PATH",
+            "BASH_ENV",
+            "ENV",
+        ]
+        .contains(&var)
+    {
+        return Err(format!(
+            "`{var}` is reserved and cannot be bound to a secret"
+        ));
     }
     Ok(())
 }
@@ -230,10 +268,17 @@ mod tests {
              psql -c 'select 1'\n# arkbridge: mode read\n",
         )
         .unwrap();
-        assert_eq!(rb.mode, Mode::Write, "directives after the first command are ignored");
+        assert_eq!(
+            rb.mode,
+            Mode::Write,
+            "directives after the first command are ignored"
+        );
         assert_eq!(rb.timeout, Some(Duration::from_secs(600)));
         assert_eq!(rb.bindings.len(), 3);
-        assert_eq!(rb.bindings[0].fallback.as_ref().unwrap().to_string(), "cyberark://Prod-DB-RO/postgres-readonly");
+        assert_eq!(
+            rb.bindings[0].fallback.as_ref().unwrap().to_string(),
+            "cyberark://Prod-DB-RO/postgres-readonly"
+        );
         assert_eq!(rb.bindings[1].reference.field.as_deref(), Some("UserName"));
         assert_eq!(rb.bindings[2].kind, BindingKind::File);
     }
@@ -241,22 +286,49 @@ mod tests {
     #[test]
     fn defaults_to_read_without_timeout() {
         let rb = parse_script("b", None, "echo hi\n").unwrap();
-        assert_eq!((rb.mode, rb.timeout, rb.bindings.len()), (Mode::Read, None, 0));
+        assert_eq!(
+            (rb.mode, rb.timeout, rb.bindings.len()),
+            (Mode::Read, None, 0)
+        );
     }
 
     #[test]
     fn malformed_directives_name_their_line() {
         check_err("# arkbridge: mode admin\n", 1, "unknown mode `admin`");
-        check_err("#!/bin/sh\n\n# arkbridge: timeout soon\n", 3, "not a duration");
+        check_err(
+            "#!/bin/sh\n\n# arkbridge: timeout soon\n",
+            3,
+            "not a duration",
+        );
         check_err("# arkbridge: timeout 0s\n", 1, "positive");
-        check_err("# arkbridge: secret db cyberark://S/o\n", 1, "not a valid variable");
+        check_err(
+            "# arkbridge: secret db cyberark://S/o\n",
+            1,
+            "not a valid variable",
+        );
         check_err("# arkbridge: secret PATH cyberark://S/o\n", 1, "reserved");
         check_err("# arkbridge: secret X vault://S/o\n", 1, "cyberark://");
-        check_err("# arkbridge: secret X cyberark://S/o\n# arkbridge: secret X cyberark://S/p\n", 2, "bound twice");
-        check_err("# arkbridge: fallback X cyberark://S/o\n", 1, "comes before");
+        check_err(
+            "# arkbridge: secret X cyberark://S/o\n# arkbridge: secret X cyberark://S/p\n",
+            2,
+            "bound twice",
+        );
+        check_err(
+            "# arkbridge: fallback X cyberark://S/o\n",
+            1,
+            "comes before",
+        );
         check_err("# arkbridge: secret X\n", 1, "wrong number of arguments");
-        check_err("# arkbridge: sekret X cyberark://S/o\n", 1, "unknown directive `sekret`");
-        check_err("# arkbridge: mode read\n# arkbridge: mode write\n", 2, "twice");
+        check_err(
+            "# arkbridge: sekret X cyberark://S/o\n",
+            1,
+            "unknown directive `sekret`",
+        );
+        check_err(
+            "# arkbridge: mode read\n# arkbridge: mode write\n",
+            2,
+            "twice",
+        );
         check_err("#arkbridge:\n", 1, "empty directive");
     }
 

@@ -40,7 +40,9 @@ pub enum SecretRefError {
 
 const SCHEME: &str = "cyberark://";
 /// Characters CyberArk forbids in safe names (Add Safe doc), plus `/` and `#` which delimit.
-const SAFE_FORBIDDEN: &[char] = &['\\', '/', ':', '*', '<', '>', '.', '|', '?', '"', '%', '&', '+', '#'];
+const SAFE_FORBIDDEN: &[char] = &[
+    '\\', '/', ':', '*', '<', '>', '.', '|', '?', '"', '%', '&', '+', '#',
+];
 /// Characters that cannot travel in a CCP query value (`+ & %`) or a `Query` (`;`).
 const OBJECT_FORBIDDEN: &[char] = &['/', '#', '+', '&', '%', ';'];
 
@@ -85,7 +87,10 @@ impl FromStr for SecretRef {
         check_part(s, "object", object, OBJECT_FORBIDDEN)?;
         if let Some(f) = field {
             check_part(s, "field", f, OBJECT_FORBIDDEN)?;
-            if !f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            if !f
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
                 let ch = f
                     .chars()
                     .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
@@ -159,14 +164,27 @@ mod tests {
 
     fn check_ok(input: &str, safe: &str, object: &str, field: Option<&str>) {
         let r: SecretRef = input.parse().unwrap();
-        assert_eq!((r.safe.as_str(), r.object.as_str(), r.field.as_deref()), (safe, object, field));
+        assert_eq!(
+            (r.safe.as_str(), r.object.as_str(), r.field.as_deref()),
+            (safe, object, field)
+        );
         assert_eq!(r.to_string(), input);
     }
 
     #[test]
     fn parses_plain_and_field_references() {
-        check_ok("cyberark://Prod-DB/payments-db", "Prod-DB", "payments-db", None);
-        check_ok("cyberark://Prod-DB/postgres-admin#UserName", "Prod-DB", "postgres-admin", Some("UserName"));
+        check_ok(
+            "cyberark://Prod-DB/payments-db",
+            "Prod-DB",
+            "payments-db",
+            None,
+        );
+        check_ok(
+            "cyberark://Prod-DB/postgres-admin#UserName",
+            "Prod-DB",
+            "postgres-admin",
+            Some("UserName"),
+        );
         check_ok("cyberark://Linux Root/host 1", "Linux Root", "host 1", None);
     }
 

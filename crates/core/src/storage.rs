@@ -51,7 +51,10 @@ pub fn code_blocks(storage: &str) -> Result<Vec<CodeBlock>, StorageError> {
             Event::Start(e) => match e.name().as_ref() {
                 "ac:structured-macro" => stack.push(open_macro(&e)),
                 "ac:parameter" if stack.last().is_some_and(Option::is_some) => {
-                    capture = Some((Capture::Param(attr(&e, "ac:name").unwrap_or_default()), String::new()));
+                    capture = Some((
+                        Capture::Param(attr(&e, "ac:name").unwrap_or_default()),
+                        String::new(),
+                    ));
                 }
                 "ac:plain-text-body" if stack.last().is_some_and(Option::is_some) => {
                     capture = Some((Capture::Body, String::new()));
@@ -70,7 +73,9 @@ pub fn code_blocks(storage: &str) -> Result<Vec<CodeBlock>, StorageError> {
                     }
                 }
                 "ac:parameter" | "ac:plain-text-body" => {
-                    if let (Some((target, text)), Some(Some(block))) = (capture.take(), stack.last_mut()) {
+                    if let (Some((target, text)), Some(Some(block))) =
+                        (capture.take(), stack.last_mut())
+                    {
                         match target {
                             Capture::Body => block.body.push_str(&text),
                             Capture::Param(name) => match name.as_str() {
@@ -129,7 +134,11 @@ pub fn runbooks(storage: &str) -> Result<Vec<Runbook>, StorageError> {
         if block.macro_name != "code" {
             continue;
         }
-        let Some(name) = block.title.as_deref().and_then(|t| t.strip_prefix(RUNBOOK_PREFIX)) else {
+        let Some(name) = block
+            .title
+            .as_deref()
+            .and_then(|t| t.strip_prefix(RUNBOOK_PREFIX))
+        else {
             continue;
         };
         let name = name.trim();
@@ -167,12 +176,17 @@ pub fn plain_text(storage: &str) -> Result<String, StorageError> {
                 Ok(Some(c)) => out.push(c),
                 _ => out.push_str(entity(&r.xml10_content()).unwrap_or(" ")),
             },
-            Event::End(e) => {
-                if matches!(e.name().as_ref(), "p" | "tr" | "li" | "h1" | "h2" | "h3" | "h4" | "pre" | "ac:parameter")
-                    && !out.ends_with('\n')
-                {
-                    out.push(if e.name().as_ref() == "ac:parameter" { ' ' } else { '\n' });
-                }
+            Event::End(e)
+                if matches!(
+                    e.name().as_ref(),
+                    "p" | "tr" | "li" | "h1" | "h2" | "h3" | "h4" | "pre" | "ac:parameter"
+                ) && !out.ends_with('\n') =>
+            {
+                out.push(if e.name().as_ref() == "ac:parameter" {
+                    ' '
+                } else {
+                    '\n'
+                });
             }
             Event::Empty(e) if e.name().as_ref() == "br" => out.push('\n'),
             Event::Eof => break,
@@ -255,7 +269,10 @@ mod tests {
     fn finds_runbook_among_prose_and_other_macros() {
         let page = format!(
             r#"<p local-id="p1">Restart&nbsp;it &amp; check &rarr; done</p>{}{}<ac:structured-macro ac:name="expand"><ac:rich-text-body>{}</ac:rich-text-body></ac:structured-macro><ac:link><ri:page ri:content-title="X" /></ac:link>"#,
-            code_macro("arkbridge: restart", "<![CDATA[# arkbridge: mode write\necho \"<&>\" ]]]]><![CDATA[>\n]]>"),
+            code_macro(
+                "arkbridge: restart",
+                "<![CDATA[# arkbridge: mode write\necho \"<&>\" ]]]]><![CDATA[>\n]]>"
+            ),
             code_macro("plain code", "<![CDATA[ls]]>"),
             code_macro("arkbridge:  nested ", "<![CDATA[echo nested]]>"),
         );
@@ -268,7 +285,10 @@ mod tests {
 
     #[test]
     fn entity_encoded_body_without_cdata() {
-        let page = code_macro("arkbridge: x", "echo &quot;a&quot; &amp;&amp; echo &#x41;&#66; &unknown;");
+        let page = code_macro(
+            "arkbridge: x",
+            "echo &quot;a&quot; &amp;&amp; echo &#x41;&#66; &unknown;",
+        );
         let rbs = runbooks(&page).unwrap();
         assert_eq!(rbs[0].script, "echo \"a\" && echo AB &unknown;");
     }
@@ -277,20 +297,35 @@ mod tests {
     fn malformed_xml_is_a_clear_error() {
         let err = runbooks("<p>open <b>bold</p>").unwrap_err();
         assert!(matches!(err, StorageError::Xml { .. }), "{err}");
-        let err = runbooks(r#"<ac:structured-macro ac:name="code"><ac:plain-text-body><![CDATA[x"#).unwrap_err();
+        let err = runbooks(r#"<ac:structured-macro ac:name="code"><ac:plain-text-body><![CDATA[x"#)
+            .unwrap_err();
         assert!(matches!(err, StorageError::Xml { .. }), "{err}");
     }
 
     #[test]
     fn duplicate_and_empty_names_are_refused() {
-        let two = format!("{}{}", code_macro("arkbridge: a", "x"), code_macro("arkbridge: a", "y"));
-        assert_eq!(runbooks(&two).unwrap_err(), StorageError::DuplicateName("a".into()));
-        assert_eq!(runbooks(&code_macro("arkbridge:", "x")).unwrap_err(), StorageError::EmptyName);
+        let two = format!(
+            "{}{}",
+            code_macro("arkbridge: a", "x"),
+            code_macro("arkbridge: a", "y")
+        );
+        assert_eq!(
+            runbooks(&two).unwrap_err(),
+            StorageError::DuplicateName("a".into())
+        );
+        assert_eq!(
+            runbooks(&code_macro("arkbridge:", "x")).unwrap_err(),
+            StorageError::EmptyName
+        );
     }
 
     #[test]
     fn directive_errors_surface() {
-        let err = runbooks(&code_macro("arkbridge: a", "<![CDATA[# arkbridge: mode root]]>")).unwrap_err();
+        let err = runbooks(&code_macro(
+            "arkbridge: a",
+            "<![CDATA[# arkbridge: mode root]]>",
+        ))
+        .unwrap_err();
         assert!(err.to_string().contains("line 1"), "{err}");
     }
 
@@ -302,7 +337,16 @@ mod tests {
 
     #[test]
     fn never_panics_on_garbage() {
-        for s in ["", "<", "&", "]]>", "<ac:structured-macro/>", "<a><![CDATA[", "\u{0}<x y='&#xFFFFFFFF;'/>", "&#0;"] {
+        for s in [
+            "",
+            "<",
+            "&",
+            "]]>",
+            "<ac:structured-macro/>",
+            "<a><![CDATA[",
+            "\u{0}<x y='&#xFFFFFFFF;'/>",
+            "&#0;",
+        ] {
             let _ = runbooks(s);
             let _ = plain_text(s);
         }

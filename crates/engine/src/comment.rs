@@ -22,7 +22,9 @@ pub(crate) fn render(report: &RunReport, masker: &Masker) -> String {
     if report.fallback_used {
         mode.push_str(" (CyberArk was unavailable: read-only fallback credentials)");
     }
-    let exit = report.exit_code.map_or_else(|| "none (killed)".to_string(), |c| c.to_string());
+    let exit = report
+        .exit_code
+        .map_or_else(|| "none (killed)".to_string(), |c| c.to_string());
     let rotated = if report.rotated.is_empty() {
         "none".to_string()
     } else {
@@ -80,7 +82,13 @@ pub(crate) fn xml_escape(s: &str) -> String {
 /// Splits `]]>` so the text can sit inside one CDATA section, and drops characters XML forbids.
 pub(crate) fn cdata_escape(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_control() && c != '\n' && c != '\t' && c != '\r' { '\u{fffd}' } else { c })
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' && c != '\r' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
         .collect::<String>()
         .replace("]]>", "]]]]><![CDATA[>")
 }

@@ -109,7 +109,9 @@ impl<S: Store> Bridge<S> {
             match self.fetch(ask, reference, leases).await {
                 Ok(v) => ro.push(b, v),
                 Err(EngineError::CyberArk(e)) if e.is_unavailable() => {
-                    return Err(EngineError::NoFallback(format!("{outage}; the fallback {reference} failed too: {e}")));
+                    return Err(EngineError::NoFallback(format!(
+                        "{outage}; the fallback {reference} failed too: {e}"
+                    )));
                 }
                 Err(e) => return Err(e),
             }
@@ -118,7 +120,12 @@ impl<S: Store> Bridge<S> {
     }
 
     /// One retrieval: lease first, then the CCP.
-    async fn fetch(&self, ask: &Ask<'_>, reference: &SecretRef, leases: &mut Vec<LeaseHandle>) -> Result<SecretString, EngineError> {
+    async fn fetch(
+        &self,
+        ask: &Ask<'_>,
+        reference: &SecretRef,
+        leases: &mut Vec<LeaseHandle>,
+    ) -> Result<SecretString, EngineError> {
         let rotation = self.config.rotation_for(&reference.safe);
         let account_id = match rotation {
             Rotation::None => None,
@@ -153,19 +160,27 @@ impl<S: Store> Bridge<S> {
             account_id,
             issued: false,
         });
-        let mut query = CcpQuery::for_account(&reference.safe, &reference.object).reason(ask.reason.clone());
+        let mut query =
+            CcpQuery::for_account(&reference.safe, &reference.object).reason(ask.reason.clone());
         // A value the CPM is about to replace must never be handed to a run.
         query.fail_request_on_password_change = true;
         let result: Result<SecretString, CyberArkError> = match self.ccp.get(&query).await {
-            Ok(account) => account.secret_property(reference.property()).ok_or_else(|| CyberArkError::Protocol {
-                endpoint: "ccp",
-                detail: format!("the answer for {reference} has no property {}", reference.property()),
-            }),
+            Ok(account) => account
+                .secret_property(reference.property())
+                .ok_or_else(|| CyberArkError::Protocol {
+                    endpoint: "ccp",
+                    detail: format!(
+                        "the answer for {reference} has no property {}",
+                        reference.property()
+                    ),
+                }),
             Err(e) => Err(e),
         };
         match result {
             Ok(value) => {
-                self.store.update_lease(id, LeaseState::Issued, None, None).await?;
+                self.store
+                    .update_lease(id, LeaseState::Issued, None, None)
+                    .await?;
                 if let Some(l) = leases.last_mut() {
                     l.issued = true;
                 }
@@ -203,6 +218,12 @@ impl<S: Store> Bridge<S> {
 /// Makes a free-text value safe for a CCP query value (`+ & %` are not supported there).
 pub(crate) fn ccp_safe(s: &str) -> String {
     s.chars()
-        .map(|c| if matches!(c, '+' | '&' | '%' | ';') || c.is_control() { '_' } else { c })
+        .map(|c| {
+            if matches!(c, '+' | '&' | '%' | ';') || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect()
 }

@@ -18,15 +18,25 @@ pub enum EngineError {
     #[error("Confluence: {0}")]
     Confluence(#[from] ConfluenceError),
     #[error("page {page_id}: {source}")]
-    Page { page_id: String, source: StorageError },
+    Page {
+        page_id: String,
+        source: StorageError,
+    },
     #[error(
         "page {page_id} has no runbook block{}{}",
         if .requested.is_empty() { String::new() } else { format!(" named `{}`", .requested) },
         if .available.is_empty() { String::new() } else { format!(" (blocks: {})", .available.join(", ")) }
     )]
-    NoSuchBlock { page_id: String, requested: String, available: Vec<String> },
+    NoSuchBlock {
+        page_id: String,
+        requested: String,
+        available: Vec<String>,
+    },
     #[error("page {page_id} has several runbook blocks ({}); choose one with --block", .available.join(", "))]
-    AmbiguousBlock { page_id: String, available: Vec<String> },
+    AmbiguousBlock {
+        page_id: String,
+        available: Vec<String>,
+    },
     #[error("{user} is not a known user of the local-trusted identity provider")]
     UnknownUser { user: String },
     #[error("denied: {reasons}")]

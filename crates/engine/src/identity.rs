@@ -20,9 +20,12 @@ impl VerifiedUser {
     pub fn resolve(config: &Config, claimed: &str) -> Result<VerifiedUser, EngineError> {
         match config.identity.provider {
             IdentityProvider::LocalTrusted => {
-                let groups = config
-                    .local_user_groups(claimed)
-                    .ok_or_else(|| EngineError::UnknownUser { user: claimed.to_string() })?;
+                let groups =
+                    config
+                        .local_user_groups(claimed)
+                        .ok_or_else(|| EngineError::UnknownUser {
+                            user: claimed.to_string(),
+                        })?;
                 Ok(VerifiedUser {
                     email: claimed.to_ascii_lowercase(),
                     groups: groups.to_vec(),

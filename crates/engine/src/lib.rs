@@ -56,9 +56,14 @@ impl<S: Store> std::fmt::Debug for Bridge<S> {
 
 impl Bridge<SqliteStore> {
     /// Opens the embedded store in the config's data folder and connects.
-    pub async fn connect(config: Config) -> Result<(Bridge<SqliteStore>, RecoveryReport), EngineError> {
+    pub async fn connect(
+        config: Config,
+    ) -> Result<(Bridge<SqliteStore>, RecoveryReport), EngineError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            EngineError::Setup(format!("cannot create data folder {}: {e}", config.data_dir.display()))
+            EngineError::Setup(format!(
+                "cannot create data folder {}: {e}",
+                config.data_dir.display()
+            ))
         })?;
         let store = SqliteStore::open(&config.data_dir.join("arkbridge.db")).await?;
         Bridge::with_store(config, store).await
@@ -68,7 +73,10 @@ impl Bridge<SqliteStore> {
 impl<S: Store> Bridge<S> {
     /// Connects with a given store: fetches the bridge's own credentials through the CCP, then
     /// recovers leases left open by a crash.
-    pub async fn with_store(config: Config, store: S) -> Result<(Bridge<S>, RecoveryReport), EngineError> {
+    pub async fn with_store(
+        config: Config,
+        store: S,
+    ) -> Result<(Bridge<S>, RecoveryReport), EngineError> {
         let ccp = CcpClient::new(&config.cyberark.ccp)?;
         let secrets = bootstrap::resolve(&config, &ccp, &store).await?;
         let confluence = ConfluenceClient::new(&config.confluence, secrets.confluence_token)?;
@@ -103,10 +111,11 @@ impl<S: Store> Bridge<S> {
 
     /// Logs off the PVWA session, if one is open.
     pub async fn shutdown(&self) {
-        if let Some(pvwa) = self.pvwa.lock().await.take() {
-            if let Err(e) = pvwa.logoff().await {
-                tracing::warn!(error = %e, "PVWA logoff failed");
-            }
+        let session = self.pvwa.lock().await.take();
+        if let Some(pvwa) = session
+            && let Err(e) = pvwa.logoff().await
+        {
+            tracing::warn!(error = %e, "PVWA logoff failed");
         }
     }
 
@@ -137,7 +146,8 @@ impl<S: Store> Bridge<S> {
     ) -> Result<T, arkbridge_cyberark::CyberArkError> {
         let mut guard = self.pvwa.lock().await;
         if guard.is_none() {
-            *guard = Some(PvwaClient::logon(&self.config.cyberark.pvwa, &self.pvwa_password).await?);
+            *guard =
+                Some(PvwaClient::logon(&self.config.cyberark.pvwa, &self.pvwa_password).await?);
         }
         f(guard.as_ref().expect("logged on above")).await
     }

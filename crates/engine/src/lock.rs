@@ -24,7 +24,11 @@ impl Drop for RunLock {
 /// Takes the lock of `run_id`, or `None` if another live process holds it.
 pub(crate) fn try_lock(dir: &Path, run_id: &str) -> std::io::Result<Option<RunLock>> {
     let path = dir.join(format!("{run_id}.lock"));
-    let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?;
     match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(lock) => Ok(Some(RunLock { _lock: lock, path })),
         Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),

@@ -24,14 +24,31 @@ pub struct RecoveryReport {
 
 impl<S: Store> Bridge<S> {
     /// Settles the leases of a finished run. Returns the accounts rotated.
-    pub(crate) async fn settle(&self, actor: &str, run_id: &str, leases: &[LeaseHandle]) -> Result<Vec<String>, EngineError> {
+    pub(crate) async fn settle(
+        &self,
+        actor: &str,
+        run_id: &str,
+        leases: &[LeaseHandle],
+    ) -> Result<Vec<String>, EngineError> {
         let mut rotated = Vec::new();
         for l in leases {
             if !l.issued && l.rotation == Rotation::None {
                 continue; // never issued: already released when the retrieval failed
             }
-            self.store.update_lease(l.id, LeaseState::RunFinished, None, None).await?;
-            if self.rotate(actor, run_id, l.id, &l.reference, l.rotation, l.account_id.as_deref()).await? {
+            self.store
+                .update_lease(l.id, LeaseState::RunFinished, None, None)
+                .await?;
+            if self
+                .rotate(
+                    actor,
+                    run_id,
+                    l.id,
+                    &l.reference,
+                    l.rotation,
+                    l.account_id.as_deref(),
+                )
+                .await?
+            {
                 rotated.push(format!("{}/{}", l.reference.safe, l.reference.object));
             }
         }
@@ -51,15 +68,23 @@ impl<S: Store> Bridge<S> {
     ) -> Result<bool, EngineError> {
         let target = Some(reference.account().to_string());
         let (Rotation::AfterRun | Rotation::Checkin, Some(id)) = (rotation, account_id) else {
-            self.store.update_lease(lease_id, LeaseState::Released, None, None).await?;
+            self.store
+                .update_lease(lease_id, LeaseState::Released, None, None)
+                .await?;
             return Ok(false);
         };
-        self.store.update_lease(lease_id, LeaseState::Rotating, None, None).await?;
+        self.store
+            .update_lease(lease_id, LeaseState::Rotating, None, None)
+            .await?;
         let wait = Duration::from_secs(self.config.cyberark.pvwa.cpm_wait_secs);
         let result = self
             .with_pvwa(async |p| {
                 // A `success` left by an earlier change must not pass for this one.
-                let before = p.get_account(id).await?.secret_management.last_modified_time;
+                let before = p
+                    .get_account(id)
+                    .await?
+                    .secret_management
+                    .last_modified_time;
                 match rotation {
                     Rotation::Checkin => p.check_in(id).await?,
                     _ => p.change(id).await?,
@@ -69,7 +94,9 @@ impl<S: Store> Bridge<S> {
             .await;
         match result {
             Ok(_) => {
-                self.store.update_lease(lease_id, LeaseState::Rotated, None, None).await?;
+                self.store
+                    .update_lease(lease_id, LeaseState::Rotated, None, None)
+                    .await?;
                 self.audit(
                     actor,
                     "secret.rotated",
@@ -83,7 +110,12 @@ impl<S: Store> Bridge<S> {
             Err(e) => {
                 tracing::error!(lease = lease_id, account = %reference.account(), error = %e, "rotation failed");
                 self.store
-                    .update_lease(lease_id, LeaseState::RotationFailed, None, Some(&e.to_string()))
+                    .update_lease(
+                        lease_id,
+                        LeaseState::RotationFailed,
+                        None,
+                        Some(&e.to_string()),
+                    )
                     .await?;
                 self.audit(
                     actor,
@@ -112,7 +144,11 @@ impl<S: Store> Bridge<S> {
                 report.in_progress += 1;
                 continue;
             };
-            tracing::warn!(run_id, leases = leases.len(), "recovering leases of a run that did not finish");
+            tracing::warn!(
+                run_id,
+                leases = leases.len(),
+                "recovering leases of a run that did not finish"
+            );
             self.audit(
                 BRIDGE_ACTOR,
                 "run.recovered",
@@ -121,19 +157,30 @@ impl<S: Store> Bridge<S> {
                 serde_json::json!({ "open_leases": leases.iter().map(|l| l.id).collect::<Vec<_>>() }),
             )
             .await?;
-            if let Some(run) = self.store.get_run(&run_id).await? {
-                if run.status == RunStatus::Running {
-                    self.store.finish_run(&run_id, RunStatus::Error, None, now_micros()).await?;
-                }
+            if let Some(run) = self.store.get_run(&run_id).await?
+                && run.status == RunStatus::Running
+            {
+                self.store
+                    .finish_run(&run_id, RunStatus::Error, None, now_micros())
+                    .await?;
             }
             for l in leases {
                 let reference = SecretRef::new(&l.safe, &l.object);
                 let rotation = Rotation::parse(&l.rotation).unwrap_or(Rotation::None);
                 let name = format!("{}/{}", l.safe, l.object);
                 if rotation == Rotation::None || l.account_id.is_none() {
-                    self.store.update_lease(l.id, LeaseState::Released, None, None).await?;
+                    self.store
+                        .update_lease(l.id, LeaseState::Released, None, None)
+                        .await?;
                 } else if self
-                    .rotate(BRIDGE_ACTOR, &run_id, l.id, &reference, rotation, l.account_id.as_deref())
+                    .rotate(
+                        BRIDGE_ACTOR,
+                        &run_id,
+                        l.id,
+                        &reference,
+                        rotation,
+                        l.account_id.as_deref(),
+                    )
                     .await?
                 {
                     report.rotated.push(name);

@@ -60,7 +60,11 @@ pub struct RunReport {
 
 impl<S: Store> Bridge<S> {
     /// Runs a block. Live masked output goes to `sink` as it arrives.
-    pub async fn run(&self, req: &RunRequest, sink: &mut (dyn FnMut(Stream, &[u8]) + Send)) -> Result<RunReport, EngineError> {
+    pub async fn run(
+        &self,
+        req: &RunRequest,
+        sink: &mut (dyn FnMut(Stream, &[u8]) + Send),
+    ) -> Result<RunReport, EngineError> {
         let page_ref = parse_page_ref(&req.page)?;
         let page = self.confluence.get_page(page_ref.id()).await?;
         let space = self.confluence.get_space(&page.space_id).await?;
@@ -80,19 +84,41 @@ impl<S: Store> Bridge<S> {
         .await?;
 
         let runbook = self.pick_block(&page.id, &page.body_storage, req.block.as_deref())?;
-        let decision = decide(&self.config.grants, &user.email, &user.groups, &space.key, &runbook);
+        let decision = decide(
+            &self.config.grants,
+            &user.email,
+            &user.groups,
+            &space.key,
+            &runbook,
+        );
         if !decision.allowed {
             let rec = self
-                .audit(&user.email, "run.denied", Some(&run_id), target, serde_json::json!({
-                    "block": runbook.name, "reasons": decision.reasons,
-                }))
+                .audit(
+                    &user.email,
+                    "run.denied",
+                    Some(&run_id),
+                    target,
+                    serde_json::json!({
+                        "block": runbook.name, "reasons": decision.reasons,
+                    }),
+                )
                 .await?;
-            return Err(EngineError::Denied { reasons: decision.explain(), audit_seq: rec.seq });
+            return Err(EngineError::Denied {
+                reasons: decision.explain(),
+                audit_seq: rec.seq,
+            });
         }
-        let interpreter = Interpreter::for_language(runbook.language.as_deref()).map_err(EngineError::Runbook)?;
-        self.audit(&user.email, "run.allowed", Some(&run_id), target.clone(), serde_json::json!({
-            "block": runbook.name, "mode": runbook.mode.as_str(), "reasons": decision.reasons,
-        }))
+        let interpreter =
+            Interpreter::for_language(runbook.language.as_deref()).map_err(EngineError::Runbook)?;
+        self.audit(
+            &user.email,
+            "run.allowed",
+            Some(&run_id),
+            target.clone(),
+            serde_json::json!({
+                "block": runbook.name, "mode": runbook.mode.as_str(), "reasons": decision.reasons,
+            }),
+        )
         .await?;
 
         let _lock = lock::try_lock(&self.locks_dir, &run_id)
@@ -123,16 +149,26 @@ impl<S: Store> Bridge<S> {
             )),
         };
         let mut leases: Vec<LeaseHandle> = Vec::new();
-        let executed = self.acquire_and_execute(&ask, &runbook, interpreter, &page.id, &mut leases, sink).await;
+        let executed = self
+            .acquire_and_execute(&ask, &runbook, interpreter, &page.id, &mut leases, sink)
+            .await;
         let (outcome, masker, read_only) = match executed {
             Ok(v) => v,
             Err(e) => {
                 // Whatever happened, every lease taken is settled.
                 let rotated = self.settle(&user.email, &run_id, &leases).await?;
-                self.store.finish_run(&run_id, RunStatus::Error, None, now_micros()).await?;
-                self.audit(&user.email, "run.failed_to_start", Some(&run_id), target, serde_json::json!({
-                    "error": e.to_string(), "rotated": rotated,
-                }))
+                self.store
+                    .finish_run(&run_id, RunStatus::Error, None, now_micros())
+                    .await?;
+                self.audit(
+                    &user.email,
+                    "run.failed_to_start",
+                    Some(&run_id),
+                    target,
+                    serde_json::json!({
+                        "error": e.to_string(), "rotated": rotated,
+                    }),
+                )
                 .await?;
                 return Err(e);
             }
@@ -145,8 +181,14 @@ impl<S: Store> Bridge<S> {
         } else {
             RunStatus::Failed
         };
-        self.store.finish_run(&run_id, status, outcome.exit_code, now_micros()).await?;
-        let mode = if read_only { "read-only" } else { runbook.mode.as_str() };
+        self.store
+            .finish_run(&run_id, status, outcome.exit_code, now_micros())
+            .await?;
+        let mode = if read_only {
+            "read-only"
+        } else {
+            runbook.mode.as_str()
+        };
         let duration_ms = outcome.duration.as_millis() as u64;
         let end = self
             .audit(&user.email, "run.finished", Some(&run_id), target.clone(), serde_json::json!({
@@ -173,20 +215,36 @@ impl<S: Store> Bridge<S> {
             audit_seq: end.seq,
             duration_ms,
         };
-        match self.confluence.create_footer_comment(&page.id, &comment::render(&report, &masker)).await {
+        match self
+            .confluence
+            .create_footer_comment(&page.id, &comment::render(&report, &masker))
+            .await
+        {
             Ok(c) => {
                 self.store.set_run_comment(&run_id, &c.id).await?;
-                self.audit(BRIDGE_ACTOR_FOR_COMMENT, "comment.posted", Some(&run_id), target, serde_json::json!({
-                    "comment_id": c.id, "on_behalf_of": user.email,
-                }))
+                self.audit(
+                    BRIDGE_ACTOR_FOR_COMMENT,
+                    "comment.posted",
+                    Some(&run_id),
+                    target,
+                    serde_json::json!({
+                        "comment_id": c.id, "on_behalf_of": user.email,
+                    }),
+                )
                 .await?;
                 report.comment_id = Some(c.id);
             }
             Err(e) => {
                 tracing::error!(run_id, error = %e, "posting the result comment failed");
-                self.audit(BRIDGE_ACTOR_FOR_COMMENT, "comment.failed", Some(&run_id), target, serde_json::json!({
-                    "error": e.to_string(), "on_behalf_of": user.email,
-                }))
+                self.audit(
+                    BRIDGE_ACTOR_FOR_COMMENT,
+                    "comment.failed",
+                    Some(&run_id),
+                    target,
+                    serde_json::json!({
+                        "error": e.to_string(), "on_behalf_of": user.email,
+                    }),
+                )
                 .await?;
             }
         }
@@ -204,7 +262,11 @@ impl<S: Store> Bridge<S> {
         sink: &mut (dyn FnMut(Stream, &[u8]) + Send),
     ) -> Result<(arkbridge_runner::Outcome, Masker, bool), EngineError> {
         let creds = self.acquire(ask, runbook, leases).await?;
-        let masker = Masker::new(creds.values().map(|v| (v.expose_secret(), MASK.to_string())));
+        let masker = Masker::new(
+            creds
+                .values()
+                .map(|v| (v.expose_secret(), MASK.to_string())),
+        );
         let mode = match (creds.read_only, runbook.mode) {
             (true, _) => "read-only",
             (false, Mode::Read) => "read",
@@ -236,8 +298,16 @@ impl<S: Store> Bridge<S> {
         Ok((outcome, masker, read_only))
     }
 
-    fn pick_block(&self, page_id: &str, storage: &str, wanted: Option<&str>) -> Result<Runbook, EngineError> {
-        let mut blocks = runbooks(storage).map_err(|source| EngineError::Page { page_id: page_id.to_string(), source })?;
+    fn pick_block(
+        &self,
+        page_id: &str,
+        storage: &str,
+        wanted: Option<&str>,
+    ) -> Result<Runbook, EngineError> {
+        let mut blocks = runbooks(storage).map_err(|source| EngineError::Page {
+            page_id: page_id.to_string(),
+            source,
+        })?;
         let names: Vec<String> = blocks.iter().map(|b| b.name.clone()).collect();
         match wanted {
             Some(name) => match blocks.iter().position(|b| b.name == name) {
@@ -254,7 +324,10 @@ impl<S: Store> Bridge<S> {
                 requested: String::new(),
                 available: names,
             }),
-            None => Err(EngineError::AmbiguousBlock { page_id: page_id.to_string(), available: names }),
+            None => Err(EngineError::AmbiguousBlock {
+                page_id: page_id.to_string(),
+                available: names,
+            }),
         }
     }
 }

@@ -48,8 +48,14 @@ impl std::fmt::Debug for RunSpec {
         f.debug_struct("RunSpec")
             .field("interpreter", &self.interpreter)
             .field("vars", &self.vars)
-            .field("secret_vars", &self.secret_vars.iter().map(|(k, _)| k).collect::<Vec<_>>())
-            .field("secret_files", &self.secret_files.iter().map(|(k, _)| k).collect::<Vec<_>>())
+            .field(
+                "secret_vars",
+                &self.secret_vars.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field(
+                "secret_files",
+                &self.secret_files.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
@@ -87,7 +93,10 @@ pub enum RunnerError {
     #[error("cannot prepare the run's private directory: {0}")]
     Workspace(std::io::Error),
     #[error("cannot start `{program}`: {source}")]
-    Spawn { program: String, source: std::io::Error },
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
     #[error("reading the script's output failed: {0}")]
     Output(std::io::Error),
     #[error("{0}")]
@@ -95,9 +104,15 @@ pub enum RunnerError {
 }
 
 /// Runs `spec`, feeding masked output to `sink` as it arrives.
-pub async fn run(spec: RunSpec, masker: &Masker, sink: &mut (dyn FnMut(Stream, &[u8]) + Send)) -> Result<Outcome, RunnerError> {
+pub async fn run(
+    spec: RunSpec,
+    masker: &Masker,
+    sink: &mut (dyn FnMut(Stream, &[u8]) + Send),
+) -> Result<Outcome, RunnerError> {
     let ws = Workspace::create().map_err(RunnerError::Workspace)?;
-    let script_path = ws.write_script(&spec.script).map_err(RunnerError::Workspace)?;
+    let script_path = ws
+        .write_script(&spec.script)
+        .map_err(RunnerError::Workspace)?;
     let mut cmd = Command::new(spec.interpreter.program());
     cmd.args(spec.interpreter.args())
         .arg(&script_path)
@@ -180,8 +195,18 @@ pub async fn run(spec: RunSpec, masker: &Masker, sink: &mut (dyn FnMut(Stream, &
     }
     out_buf.fill(0);
     err_buf.fill(0);
-    keep(Stream::Stdout, out_mask.finish(), &mut output, &mut truncated);
-    keep(Stream::Stderr, err_mask.finish(), &mut output, &mut truncated);
+    keep(
+        Stream::Stdout,
+        out_mask.finish(),
+        &mut output,
+        &mut truncated,
+    );
+    keep(
+        Stream::Stderr,
+        err_mask.finish(),
+        &mut output,
+        &mut truncated,
+    );
     let status = status.expect("the loop ends only after wait");
     drop(ws);
     Ok(Outcome {

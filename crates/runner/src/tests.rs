@@ -10,7 +10,10 @@ fn spec(script: &str) -> RunSpec {
         script: script.to_string(),
         vars: vec![("ARKBRIDGE_MODE".into(), "write".into())],
         secret_vars: vec![("DB_PASSWORD".into(), SecretString::from(SECRET))],
-        secret_files: vec![("KEY_FILE".into(), SecretString::from(format!("key-{SECRET}")))],
+        secret_files: vec![(
+            "KEY_FILE".into(),
+            SecretString::from(format!("key-{SECRET}")),
+        )],
         timeout: Duration::from_secs(60),
     }
 }
@@ -18,7 +21,9 @@ fn spec(script: &str) -> RunSpec {
 async fn go(spec: RunSpec) -> (Outcome, String) {
     let masker = Masker::with_default_mask([SECRET, &format!("key-{SECRET}")]);
     let mut live = Vec::new();
-    let outcome = run(spec, &masker, &mut |_, b: &[u8]| live.extend_from_slice(b)).await.unwrap();
+    let outcome = run(spec, &masker, &mut |_, b: &[u8]| live.extend_from_slice(b))
+        .await
+        .unwrap();
     assert_eq!(live, outcome.output, "the sink sees what is kept");
     let text = String::from_utf8(outcome.output.clone()).unwrap();
     (outcome, text)
@@ -33,7 +38,10 @@ async fn secrets_are_masked_in_stdout_and_stderr_in_every_form() {
     .await;
     assert!(o.succeeded(), "{text}");
     assert!(!text.contains("s3cr3t"), "{text}");
-    assert!(text.contains("out *****") && text.contains("err *****"), "{text}");
+    assert!(
+        text.contains("out *****") && text.contains("err *****"),
+        "{text}"
+    );
     assert_eq!(text.matches("*****").count(), 5, "{text}");
 }
 
@@ -42,22 +50,42 @@ async fn environment_is_cleared_and_minimal() {
     let (_, text) = go(spec("env | cut -d= -f1 | sort | tr '\\n' ' '")).await;
     let mut names: Vec<&str> = text.split_whitespace().collect();
     names.retain(|n| !["PWD", "SHLVL", "_", "OLDPWD"].contains(n));
-    assert_eq!(names, ["ARKBRIDGE_MODE", "DB_PASSWORD", "HOME", "KEY_FILE", "LANG", "PATH"]);
+    assert_eq!(
+        names,
+        [
+            "ARKBRIDGE_MODE",
+            "DB_PASSWORD",
+            "HOME",
+            "KEY_FILE",
+            "LANG",
+            "PATH"
+        ]
+    );
 }
 
 #[tokio::test]
 async fn secret_file_is_private_and_removed_afterwards() {
-    let (o, text) = go(spec("stat -c '%a' \"$KEY_FILE\"; stat -c '%a' \"$(dirname \"$KEY_FILE\")\"; echo \"$HOME\"")).await;
+    let (o, text) = go(spec(
+        "stat -c '%a' \"$KEY_FILE\"; stat -c '%a' \"$(dirname \"$KEY_FILE\")\"; echo \"$HOME\"",
+    ))
+    .await;
     assert!(o.succeeded());
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(&lines[..2], ["600", "700"]);
-    assert!(!std::path::Path::new(lines[2]).exists(), "workspace {} left behind", lines[2]);
+    assert!(
+        !std::path::Path::new(lines[2]).exists(),
+        "workspace {} left behind",
+        lines[2]
+    );
 }
 
 #[tokio::test]
 async fn exit_code_is_reported() {
     let (o, _) = go(spec("exit 7")).await;
-    assert_eq!((o.exit_code, o.timed_out, o.succeeded()), (Some(7), false, false));
+    assert_eq!(
+        (o.exit_code, o.timed_out, o.succeeded()),
+        (Some(7), false, false)
+    );
 }
 
 /// A real child process's timeout runs on real time: tokio's paused clock does not advance while
@@ -72,7 +100,12 @@ async fn timeout_kills_the_whole_group() {
     assert!(o.timed_out, "{text}");
     assert_eq!((o.exit_code, o.signal), (None, Some(9)));
     assert!(o.duration >= Duration::from_secs(3));
-    let pid: u32 = text.trim().strip_prefix("child ").expect("the script ran").parse().unwrap();
+    let pid: u32 = text
+        .trim()
+        .strip_prefix("child ")
+        .expect("the script ran")
+        .parse()
+        .unwrap();
     assert_process_gone(pid);
 }
 
@@ -114,7 +147,13 @@ fn assert_process_gone(pid: u32) {
         match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
             Err(_) => return,
             Ok(stat) => {
-                let state = stat.rsplit(')').next().unwrap().split_whitespace().next().unwrap();
+                let state = stat
+                    .rsplit(')')
+                    .next()
+                    .unwrap()
+                    .split_whitespace()
+                    .next()
+                    .unwrap();
                 if state == "Z" || state == "X" {
                     return;
                 }

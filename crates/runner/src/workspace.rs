@@ -21,13 +21,20 @@ impl Workspace {
     pub fn create() -> std::io::Result<Workspace> {
         let dir = Self::bases()
             .into_iter()
-            .find_map(|base| tempfile::Builder::new().prefix("arkbridge-run-").tempdir_in(base).ok())
+            .find_map(|base| {
+                tempfile::Builder::new()
+                    .prefix("arkbridge-run-")
+                    .tempdir_in(base)
+                    .ok()
+            })
             .map(Ok)
             .unwrap_or_else(|| tempfile::Builder::new().prefix("arkbridge-run-").tempdir())?;
         set_mode(dir.path(), 0o700)?;
         let home = dir.path().join("home");
         DirBuilder::new().mode(0o700).create(&home)?;
-        DirBuilder::new().mode(0o700).create(dir.path().join("secrets"))?;
+        DirBuilder::new()
+            .mode(0o700)
+            .create(dir.path().join("secrets"))?;
         Ok(Workspace { dir, home })
     }
 
@@ -49,14 +56,26 @@ impl Workspace {
 
     pub(crate) fn write_script(&self, script: &str) -> std::io::Result<PathBuf> {
         let path = self.dir.path().join("script");
-        let mut f = OpenOptions::new().write(true).create_new(true).mode(0o500).open(&path)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o500)
+            .open(&path)?;
         f.write_all(script.as_bytes())?;
         Ok(path)
     }
 
-    pub(crate) fn write_secret(&self, name: &str, value: &SecretString) -> std::io::Result<PathBuf> {
+    pub(crate) fn write_secret(
+        &self,
+        name: &str,
+        value: &SecretString,
+    ) -> std::io::Result<PathBuf> {
         let path = self.dir.path().join("secrets").join(name);
-        let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)?;
         f.write_all(value.expose_secret().as_bytes())?;
         Ok(path)
     }

@@ -22,7 +22,10 @@ pub enum StoreError {
     #[error("store migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("store query failed ({what}): {source}")]
-    Query { what: &'static str, source: sqlx::Error },
+    Query {
+        what: &'static str,
+        source: sqlx::Error,
+    },
     #[error("the store holds an unexpected value in {what}: {value}")]
     Corrupt { what: &'static str, value: String },
     #[error("no {what} with id {id}")]
@@ -44,7 +47,11 @@ pub trait Store: Send + Sync + 'static {
         finished_micros: i64,
     ) -> impl Future<Output = Result<()>> + Send;
     /// Records the id of the comment posted for a run.
-    fn set_run_comment(&self, id: &str, comment_id: &str) -> impl Future<Output = Result<()>> + Send;
+    fn set_run_comment(
+        &self,
+        id: &str,
+        comment_id: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
     fn get_run(&self, id: &str) -> impl Future<Output = Result<Option<RunRecord>>> + Send;
 
     /// Writes a lease before its credential is requested; returns its id.
@@ -64,5 +71,9 @@ pub trait Store: Send + Sync + 'static {
     /// Appends an event to the audit chain, atomically with respect to other appenders.
     fn append_audit(&self, event: AuditEvent) -> impl Future<Output = Result<AuditRecord>> + Send;
     /// Audit records with `seq > after`, in order, at most `limit`.
-    fn audit_records(&self, after: i64, limit: i64) -> impl Future<Output = Result<Vec<AuditRecord>>> + Send;
+    fn audit_records(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<AuditRecord>>> + Send;
 }

@@ -120,7 +120,10 @@ impl LeaseState {
     pub fn is_open(self) -> bool {
         matches!(
             self,
-            LeaseState::Requested | LeaseState::Issued | LeaseState::RunFinished | LeaseState::Rotating
+            LeaseState::Requested
+                | LeaseState::Issued
+                | LeaseState::RunFinished
+                | LeaseState::Rotating
         )
     }
 }

@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use arkbridge_core::audit::{AuditEvent, AuditRecord, next_record};
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
 
 use crate::{Lease, LeaseState, NewLease, Result, RunRecord, RunStatus, Store, StoreError};
 
@@ -48,7 +51,8 @@ impl SqliteStore {
 }
 
 fn parse<T: std::str::FromStr>(what: &'static str, s: String) -> Result<T> {
-    s.parse().map_err(|_| StoreError::Corrupt { what, value: s })
+    s.parse()
+        .map_err(|_| StoreError::Corrupt { what, value: s })
 }
 
 fn run_from_row(r: &SqliteRow) -> Result<RunRecord> {
@@ -126,17 +130,28 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn finish_run(&self, id: &str, status: RunStatus, exit_code: Option<i32>, finished_micros: i64) -> Result<()> {
-        let done = sqlx::query("UPDATE runs SET status = $1, exit_code = $2, finished_micros = $3 WHERE id = $4")
-            .bind(status.as_str())
-            .bind(exit_code.map(i64::from))
-            .bind(finished_micros)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(q("finish run"))?;
+    async fn finish_run(
+        &self,
+        id: &str,
+        status: RunStatus,
+        exit_code: Option<i32>,
+        finished_micros: i64,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE runs SET status = $1, exit_code = $2, finished_micros = $3 WHERE id = $4",
+        )
+        .bind(status.as_str())
+        .bind(exit_code.map(i64::from))
+        .bind(finished_micros)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(q("finish run"))?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound { what: "run", id: id.to_string() });
+            return Err(StoreError::NotFound {
+                what: "run",
+                id: id.to_string(),
+            });
         }
         Ok(())
     }
@@ -178,7 +193,13 @@ impl Store for SqliteStore {
         Ok(row.get("id"))
     }
 
-    async fn update_lease(&self, id: i64, state: LeaseState, account_id: Option<&str>, error: Option<&str>) -> Result<()> {
+    async fn update_lease(
+        &self,
+        id: i64,
+        state: LeaseState,
+        account_id: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<()> {
         let now = now_micros();
         let done = sqlx::query(
             "UPDATE leases SET state = $1, account_id = COALESCE($2, account_id), error = $3, updated_micros = $4 \
@@ -193,7 +214,10 @@ impl Store for SqliteStore {
         .await
         .map_err(q("update lease"))?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound { what: "lease", id: id.to_string() });
+            return Err(StoreError::NotFound {
+                what: "lease",
+                id: id.to_string(),
+            });
         }
         Ok(())
     }
@@ -222,7 +246,11 @@ impl Store for SqliteStore {
     async fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord> {
         // BEGIN IMMEDIATE takes the write lock first, so two appenders (even in two processes)
         // can never read the same head and fork the chain.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(q("begin audit append"))?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(q("begin audit append"))?;
         let head = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut *tx)
             .await
@@ -274,7 +302,9 @@ mod tests {
 
     async fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(&dir.path().join("arkbridge.db")).await.unwrap();
+        let s = SqliteStore::open(&dir.path().join("arkbridge.db"))
+            .await
+            .unwrap();
         (dir, s)
     }
 
@@ -311,7 +341,9 @@ mod tests {
         let mut tasks = Vec::new();
         for i in 0..40 {
             let s = s.clone();
-            tasks.push(tokio::spawn(async move { s.append_audit(event(i)).await.unwrap() }));
+            tasks.push(tokio::spawn(async move {
+                s.append_audit(event(i)).await.unwrap()
+            }));
         }
         for t in tasks {
             t.await.unwrap();
@@ -325,12 +357,20 @@ mod tests {
     async fn runs_and_leases_round_trip() {
         let (_dir, s) = store().await;
         s.insert_run(&run("r1")).await.unwrap();
-        s.finish_run("r1", RunStatus::Succeeded, Some(0), 5).await.unwrap();
+        s.finish_run("r1", RunStatus::Succeeded, Some(0), 5)
+            .await
+            .unwrap();
         s.set_run_comment("r1", "c9").await.unwrap();
         let r = s.get_run("r1").await.unwrap().unwrap();
-        assert_eq!((r.status, r.exit_code, r.comment_id.as_deref()), (RunStatus::Succeeded, Some(0), Some("c9")));
+        assert_eq!(
+            (r.status, r.exit_code, r.comment_id.as_deref()),
+            (RunStatus::Succeeded, Some(0), Some("c9"))
+        );
         assert!(s.get_run("nope").await.unwrap().is_none());
-        assert!(matches!(s.finish_run("nope", RunStatus::Failed, None, 1).await, Err(StoreError::NotFound { .. })));
+        assert!(matches!(
+            s.finish_run("nope", RunStatus::Failed, None, 1).await,
+            Err(StoreError::NotFound { .. })
+        ));
 
         let id = s
             .insert_lease(&NewLease {
@@ -344,10 +384,17 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(s.open_leases().await.unwrap().len(), 1);
-        s.update_lease(id, LeaseState::Issued, Some("12_3"), None).await.unwrap();
-        s.update_lease(id, LeaseState::Rotated, None, None).await.unwrap();
+        s.update_lease(id, LeaseState::Issued, Some("12_3"), None)
+            .await
+            .unwrap();
+        s.update_lease(id, LeaseState::Rotated, None, None)
+            .await
+            .unwrap();
         let l = &s.leases_for_run("r1").await.unwrap()[0];
-        assert_eq!((l.state, l.account_id.as_deref()), (LeaseState::Rotated, Some("12_3")));
+        assert_eq!(
+            (l.state, l.account_id.as_deref()),
+            (LeaseState::Rotated, Some("12_3"))
+        );
         assert!(s.open_leases().await.unwrap().is_empty());
     }
 
