@@ -1,0 +1,72 @@
+"""Fixtures of the conformance suite: a real `arkbridge sim` process and its sim.json."""
+
+import json
+import os
+import pathlib
+import subprocess
+import tempfile
+
+import pytest
+
+HERE = pathlib.Path(__file__).resolve().parent
+BIN = os.environ.get("ARKBRIDGE_BIN", str(HERE.parent / "target" / "debug" / "arkbridge"))
+
+# Two accounts sharing one user name, for the CCP's "too many objects" answer.
+EXTRA_SAFE = """
+  - name: Dup-Safe
+    description: two accounts with one user name
+    accounts:
+      - { name: dup-a, platformId: PostgreSQL, address: a.example.com, userName: dup }
+      - { name: dup-b, platformId: PostgreSQL, address: b.example.com, userName: dup }
+    members:
+      - { name: arkbridge, type: app, permissions: [listAccounts, retrieveAccounts] }
+      - { name: Administrator, type: user, permissions: full }
+  - name: Locked-Safe
+    description: a safe the bridge's AppID is no member of
+    accounts:
+      - { name: hidden, platformId: PostgreSQL, address: c.example.com, userName: hidden }
+    members:
+      - { name: Administrator, type: user, permissions: full }
+"""
+
+PLANTED = "Conformance-Secret-1!"
+
+
+def demo_seed() -> str:
+    """The built-in demo seed, as `arkbridge sim` would use it, with a known secret and a safe added."""
+    text = (HERE.parent / "crates" / "sim" / "src" / "demo-seed.yaml").read_text()
+    text = text.replace("      - name: payments-db\n", f'      - name: payments-db\n        secret: "{PLANTED}"\n', 1)
+    return text.replace("\nsafes:\n", "\nsafes:\n" + EXTRA_SAFE, 1)
+
+
+class Sim:
+    def __init__(self, root: pathlib.Path):
+        seed = root / "seed.yaml"
+        seed.write_text(demo_seed())
+        self.dir = root / "sim"
+        self.proc = subprocess.Popen(
+            [BIN, "sim", "--dir", str(self.dir), "--seed", str(seed), "--cpm-delay-ms", "50"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for line in self.proc.stdout:
+            if line.startswith("Serving until"):
+                break
+        else:
+            raise RuntimeError("arkbridge sim stopped before serving")
+        self.info = json.loads((self.dir / "sim.json").read_text())
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def sim():
+    with tempfile.TemporaryDirectory() as root:
+        s = Sim(pathlib.Path(root))
+        try:
+            yield s
+        finally:
+            s.stop()
