@@ -113,11 +113,3 @@ fn lease_of_a_killed_run_is_rotated_at_next_start() {
     let out = arkbridge(r, "verify", &["audit", "verify", "--config", config]);
     assert_eq!(out.status.code(), Some(0));
 }
-
-fn page_id_by_title(sim: &Sim, title: &str) -> String {
-    let rt = rt();
-    let token =
-        secrecy::SecretString::from(sim.info["confluence_token"].as_str().unwrap().to_string());
-    let c = arkbridge_confluence::ConfluenceClient::new(&sim.config.confluence, token).unwrap();
-    rt.block_on(c.find_pages(title, None)).unwrap().remove(0).id
-}

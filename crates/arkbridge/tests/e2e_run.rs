@@ -9,9 +9,8 @@ mod support;
 
 use std::path::Path;
 
-use arkbridge_confluence::ConfluenceClient;
 use arkbridge_cyberark::{CcpClient, CcpQuery};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use support::*;
 
 const PLANTED: &str = "Planted-Secret-7Qz!x9";
@@ -22,8 +21,7 @@ fn restart_as_alice_end_to_end() {
     let r = root.path();
     let sim = start_sim(r, &seed_with(PLANTED, ""));
     let rt = rt();
-    let token = SecretString::from(sim.info["confluence_token"].as_str().unwrap().to_string());
-    let confluence = ConfluenceClient::new(&sim.config.confluence, token).unwrap();
+    let confluence = confluence(&sim);
     let ccp = CcpClient::new(&sim.config.cyberark.ccp).unwrap();
     let page = rt
         .block_on(confluence.find_pages("Restart payments API", None))

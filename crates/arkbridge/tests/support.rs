@@ -144,3 +144,18 @@ pub fn rt() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// A Confluence client logged on as the bridge's service user of the simulator.
+pub fn confluence(sim: &Sim) -> arkbridge_confluence::ConfluenceClient {
+    let token =
+        secrecy::SecretString::from(sim.info["confluence_token"].as_str().unwrap().to_string());
+    arkbridge_confluence::ConfluenceClient::new(&sim.config.confluence, token).unwrap()
+}
+
+/// The id of the simulator's page with this title.
+pub fn page_id_by_title(sim: &Sim, title: &str) -> String {
+    rt().block_on(confluence(sim).find_pages(title, None))
+        .unwrap()
+        .remove(0)
+        .id
+}
