@@ -9,6 +9,7 @@ use arkbridge_engine::{Bridge, EngineError, RunReport, RunRequest, VerifiedUser}
 use arkbridge_runner::Stream;
 
 use crate::cli::RunArgs;
+use crate::sim_cmd::wait_for_shutdown;
 
 pub(crate) async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config)?;
@@ -39,7 +40,19 @@ pub(crate) async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
             Stream::Stderr => std::io::stderr().write_all(bytes),
         };
     };
-    let result = bridge.run(&request, &mut sink).await;
+    // On Ctrl-C or SIGTERM the run is dropped: its process group is killed and its private
+    // directory removed; then its leases are settled right away, as recovery would.
+    let result = tokio::select! {
+        r = bridge.run(&request, &mut sink) => Some(r),
+        _ = wait_for_shutdown() => None,
+    };
+    let Some(result) = result else {
+        eprintln!("interrupted: the script was stopped; rotating the credentials it held");
+        let recovery = bridge.recover().await;
+        bridge.shutdown().await;
+        report_recovery(&recovery?);
+        return Ok(ExitCode::from(130));
+    };
     bridge.shutdown().await;
     match result {
         Ok(report) => {

@@ -336,9 +336,11 @@ impl Config {
 
     /// The rotation policy of a safe.
     pub fn rotation_for(&self, safe: &str) -> Rotation {
+        // CyberArk compares safe names ignoring case; so does the policy.
         self.safes
-            .get(safe)
-            .map(|p| p.rotation)
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(safe))
+            .map(|(_, p)| p.rotation)
             .unwrap_or(Rotation::None)
     }
 
@@ -423,10 +425,16 @@ safes = { Prod-DB = "write", Prod-DB-RO = "read" }
         assert_eq!(c.cyberark.pvwa.app_name, "PasswordVault");
         assert!(matches!(c.confluence.token, ConfigSecret::Reference(_)));
         assert_eq!(c.rotation_for("Prod-DB"), Rotation::AfterRun);
+        assert_eq!(
+            c.rotation_for("prod-db"),
+            Rotation::AfterRun,
+            "safe names ignore case"
+        );
         assert_eq!(c.rotation_for("Other"), Rotation::None);
         let groups = vec!["platform-admins".to_string()];
         assert_eq!(c.access(&groups, "OPS", "Prod-DB"), Some(Access::Write));
         assert_eq!(c.access(&groups, "DEV", "Prod-DB"), None);
+        assert_eq!(c.access(&groups, "OPS", "PROD-DB"), Some(Access::Write));
     }
 
     #[test]

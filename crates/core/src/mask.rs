@@ -160,12 +160,31 @@ impl MaskStream<'_> {
     }
 }
 
+/// The shortest fragment (a line of a multi-line secret, or an inner base64 run) masked on its
+/// own; shorter ones would mask ordinary text.
+const MIN_FRAGMENT: usize = 8;
+
 /// The forms of a secret that are masked.
 fn forms(value: &str) -> Vec<Zeroizing<Vec<u8>>> {
     let bytes = value.as_bytes();
     let mut out = vec![Zeroizing::new(bytes.to_vec())];
     for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
         out.push(Zeroizing::new(engine.encode(bytes).into_bytes()));
+    }
+    // Inside a longer base64 text (`Basic base64(user:password)`) the secret starts at byte
+    // offset 0, 1 or 2 of a 3-byte group. Only the characters that depend on the secret's bytes
+    // alone are the same whatever surrounds it: drop the first 0, 2 or 3 characters and, unless
+    // the secret ends a group, the last one.
+    for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+        for (offset, skip) in [(0usize, 0usize), (1, 2), (2, 3)] {
+            let mut shifted = Zeroizing::new(vec![0u8; offset]);
+            shifted.extend_from_slice(bytes);
+            let encoded = Zeroizing::new(engine.encode(&*shifted).into_bytes());
+            let trim = usize::from(shifted.len() % 3 != 0);
+            if encoded.len() >= skip + trim + MIN_FRAGMENT {
+                out.push(Zeroizing::new(encoded[skip..encoded.len() - trim].to_vec()));
+            }
+        }
     }
     out.push(Zeroizing::new(
         utf8_percent_encode(value, NON_ALPHANUMERIC)
@@ -181,6 +200,14 @@ fn forms(value: &str) -> Vec<Zeroizing<Vec<u8>>> {
     out.push(Zeroizing::new(hex::encode_upper(bytes).into_bytes()));
     let json = serde_json::to_string(value).expect("a str always serialises");
     out.push(Zeroizing::new(json.as_bytes()[1..json.len() - 1].to_vec()));
+    // A multi-line secret (a private key) can be printed a line at a time.
+    if value.contains('\n') {
+        for line in value.lines().map(|l| l.trim_end_matches('\r')) {
+            if line.len() >= MIN_FRAGMENT {
+                out.push(Zeroizing::new(line.as_bytes().to_vec()));
+            }
+        }
+    }
     out
 }
 
@@ -274,6 +301,35 @@ mod tests {
         assert_eq!(s.push(b"ab"), b"");
         assert_eq!(s.push(b"cdef!"), b"*****!");
         assert!(s.finish().is_empty());
+    }
+
+    #[test]
+    fn secret_inside_a_longer_base64_text_is_masked_at_every_offset() {
+        let m = masker();
+        for user in ["", "a", "ab", "abc", "abcd", "payments_app"] {
+            for tail in ["", ":x", ":xy", ":xyz"] {
+                let basic = STANDARD.encode(format!("{user}:{SECRET}{tail}"));
+                let masked = m.mask_str(&format!("Authorization: Basic {basic}"));
+                assert!(
+                    masked.contains("*****"),
+                    "user {user:?} tail {tail:?}: {masked}"
+                );
+                let url = URL_SAFE_NO_PAD.encode(format!("{user}:{SECRET}{tail}"));
+                assert!(
+                    m.mask_str(&url).contains("*****"),
+                    "url-safe, user {user:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn lines_of_a_multi_line_secret_are_masked_one_by_one() {
+        let key = "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0B\nAQEFAASCBKcwggSjAgEAAoIB\n-----END KEY-----";
+        let m = Masker::with_default_mask([key]);
+        let out = m.mask_str("line 2: MIIEvQIBADANBgkqhkiG9w0B\n");
+        assert_eq!(out, "line 2: *****\n");
+        assert_eq!(m.mask_str("ok\n"), "ok\n");
     }
 
     #[test]

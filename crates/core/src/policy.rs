@@ -48,13 +48,16 @@ pub struct Grant {
     pub safes: BTreeMap<String, Access>,
 }
 
-/// The best access any of `groups` holds on `safe` from `space`.
+/// The best access any of `groups` holds on `safe` from `space`. Safe names compare ignoring
+/// case, as in CyberArk; space keys exactly, as in Confluence.
 pub fn best_access(grants: &[Grant], groups: &[String], space: &str, safe: &str) -> Option<Access> {
     grants
         .iter()
         .filter(|g| groups.iter().any(|m| m == &g.group))
         .filter(|g| g.spaces.iter().any(|s| s == space))
-        .filter_map(|g| g.safes.get(safe).copied())
+        .flat_map(|g| g.safes.iter())
+        .filter(|(name, _)| name.eq_ignore_ascii_case(safe))
+        .map(|(_, access)| *access)
         .max()
 }
 

@@ -115,14 +115,34 @@ pub fn parse_script(
         let Some(directive) = comment.trim_start().strip_prefix(PREFIX) else {
             continue;
         };
-        let words: Vec<&str> = directive.split_whitespace().collect();
-        match words.as_slice() {
-            ["mode", m] => {
+        let directive = directive.trim();
+        let (word, rest) = match directive.split_once(char::is_whitespace) {
+            Some((w, r)) => (w, r.trim()),
+            None => (directive, ""),
+        };
+        // `VAR REFERENCE`, where the reference is the rest of the line (safe and object names
+        // may hold spaces).
+        let binding = || {
+            rest.split_once(char::is_whitespace)
+                .map(|(v, r)| (v, r.trim()))
+                .filter(|(_, r)| !r.is_empty())
+        };
+        let wrong_args = || {
+            err(format!(
+                "`{word}` has the wrong number of arguments: `{directive}`"
+            ))
+        };
+        match word {
+            "" => return Err(err("empty directive".into())),
+            "mode" | "timeout" if rest.is_empty() || rest.contains(char::is_whitespace) => {
+                return Err(wrong_args());
+            }
+            "mode" => {
                 if seen_mode {
                     return Err(err("`mode` is given twice".into()));
                 }
                 seen_mode = true;
-                rb.mode = match *m {
+                rb.mode = match rest {
                     "read" => Mode::Read,
                     "write" => Mode::Write,
                     other => {
@@ -132,22 +152,23 @@ pub fn parse_script(
                     }
                 };
             }
-            ["timeout", t] => {
+            "timeout" => {
                 if rb.timeout.is_some() {
                     return Err(err("`timeout` is given twice".into()));
                 }
-                rb.timeout = Some(parse_duration(t).map_err(err)?);
+                rb.timeout = Some(parse_duration(rest).map_err(err)?);
             }
-            [kind @ ("secret" | "secret-file"), var, reference] => {
+            "secret" | "secret-file" => {
+                let (var, reference) = binding().ok_or_else(wrong_args)?;
                 check_variable(var).map_err(err)?;
-                if rb.bindings.iter().any(|b| b.variable == *var) {
+                if rb.bindings.iter().any(|b| b.variable == var) {
                     return Err(err(format!("`{var}` is bound twice")));
                 }
                 let reference = parse_ref(reference).map_err(|e| err(e.to_string()))?;
                 rb.bindings.push(Binding {
                     variable: var.to_string(),
                     reference,
-                    kind: if *kind == "secret" {
+                    kind: if word == "secret" {
                         BindingKind::Env
                     } else {
                         BindingKind::File
@@ -155,9 +176,10 @@ pub fn parse_script(
                     fallback: None,
                 });
             }
-            ["fallback", var, reference] => {
+            "fallback" => {
+                let (var, reference) = binding().ok_or_else(wrong_args)?;
                 let reference = parse_ref(reference).map_err(|e| err(e.to_string()))?;
-                let Some(b) = rb.bindings.iter_mut().find(|b| b.variable == *var) else {
+                let Some(b) = rb.bindings.iter_mut().find(|b| b.variable == var) else {
                     return Err(err(format!(
                         "`fallback {var}` comes before any `secret {var}` or `secret-file {var}`"
                     )));
@@ -167,18 +189,9 @@ pub fn parse_script(
                 }
                 b.fallback = Some(reference);
             }
-            [] => return Err(err("empty directive".into())),
-            [word, ..]
-                if ["mode", "timeout", "secret", "secret-file", "fallback"].contains(word) =>
-            {
+            other => {
                 return Err(err(format!(
-                    "`{word}` has the wrong number of arguments: `{}`",
-                    directive.trim()
-                )));
-            }
-            [word, ..] => {
-                return Err(err(format!(
-                    "unknown directive `{word}`; known: mode, timeout, secret, secret-file, fallback"
+                    "unknown directive `{other}`; known: mode, timeout, secret, secret-file, fallback"
                 )));
             }
         }
@@ -284,6 +297,21 @@ mod tests {
     }
 
     #[test]
+    fn references_may_name_safes_with_spaces() {
+        let rb = parse_script(
+            "b",
+            None,
+            "# arkbridge: secret ROOT_PW cyberark://Linux Root/host 1#UserName\n",
+        )
+        .unwrap();
+        let r = &rb.bindings[0].reference;
+        assert_eq!(
+            (r.safe.as_str(), r.object.as_str(), r.field.as_deref()),
+            ("Linux Root", "host 1", Some("UserName"))
+        );
+    }
+
+    #[test]
     fn defaults_to_read_without_timeout() {
         let rb = parse_script("b", None, "echo hi\n").unwrap();
         assert_eq!(
@@ -319,6 +347,12 @@ mod tests {
             "comes before",
         );
         check_err("# arkbridge: secret X\n", 1, "wrong number of arguments");
+        check_err(
+            "# arkbridge: mode read write\n",
+            1,
+            "wrong number of arguments",
+        );
+        check_err("# arkbridge: timeout\n", 1, "wrong number of arguments");
         check_err(
             "# arkbridge: sekret X cyberark://S/o\n",
             1,

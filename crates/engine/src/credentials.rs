@@ -7,7 +7,7 @@
 use arkbridge_core::config::Rotation;
 use arkbridge_core::runbook::{Binding, BindingKind, Mode, Runbook};
 use arkbridge_core::secret_ref::SecretRef;
-use arkbridge_cyberark::{CcpQuery, CyberArkError};
+use arkbridge_cyberark::{CcpAccount, CcpQuery};
 use arkbridge_store::{LeaseState, NewLease, Store};
 use secrecy::SecretString;
 
@@ -62,9 +62,10 @@ impl<S: Store> Bridge<S> {
         leases: &mut Vec<LeaseHandle>,
     ) -> Result<Credentials, EngineError> {
         let mut creds = Credentials::default();
+        let mut fetched = Fetched::new();
         let mut outage = None;
         for b in &runbook.bindings {
-            match self.fetch(ask, &b.reference, leases).await {
+            match self.fetch(ask, &b.reference, leases, &mut fetched).await {
                 Ok(v) => creds.push(b, v),
                 Err(EngineError::CyberArk(e)) if e.is_unavailable() => {
                     outage = Some(e);
@@ -106,7 +107,7 @@ impl<S: Store> Bridge<S> {
         };
         for b in &runbook.bindings {
             let reference = b.fallback.as_ref().unwrap_or(&b.reference);
-            match self.fetch(ask, reference, leases).await {
+            match self.fetch(ask, reference, leases, &mut fetched).await {
                 Ok(v) => ro.push(b, v),
                 Err(EngineError::CyberArk(e)) if e.is_unavailable() => {
                     return Err(EngineError::NoFallback(format!(
@@ -119,27 +120,46 @@ impl<S: Store> Bridge<S> {
         Ok(ro)
     }
 
-    /// One retrieval: lease first, then the CCP.
+    /// The value of one reference. Each account is retrieved once per run (one lease, one CCP
+    /// call), however many bindings read it: two leases on one account would rotate it twice.
     async fn fetch(
         &self,
         ask: &Ask<'_>,
         reference: &SecretRef,
         leases: &mut Vec<LeaseHandle>,
+        fetched: &mut Fetched,
     ) -> Result<SecretString, EngineError> {
+        let idx = match fetched.iter().position(|(r, _)| same_account(r, reference)) {
+            Some(i) => i,
+            None => {
+                let account = self.retrieve(ask, reference, leases).await?;
+                fetched.push((reference.account(), account));
+                fetched.len() - 1
+            }
+        };
+        fetched[idx]
+            .1
+            .secret_property(reference.property())
+            .ok_or_else(|| {
+                EngineError::Runbook(format!(
+                    "{reference}: the account has no property {}",
+                    reference.property()
+                ))
+            })
+    }
+
+    /// One retrieval: the rotation check, the lease, then the CCP.
+    async fn retrieve(
+        &self,
+        ask: &Ask<'_>,
+        reference: &SecretRef,
+        leases: &mut Vec<LeaseHandle>,
+    ) -> Result<CcpAccount, EngineError> {
         let rotation = self.config.rotation_for(&reference.safe);
         let account_id = match rotation {
             Rotation::None => None,
             Rotation::AfterRun | Rotation::Checkin => {
-                let found = self
-                    .with_pvwa(async |p| p.find_account(&reference.safe, &reference.object).await)
-                    .await?;
-                let account = found.ok_or_else(|| {
-                    EngineError::Runbook(format!(
-                        "{reference}: the bridge's PVWA user cannot see this account, so it could not \
-                         rotate it after the run; refusing to fetch it"
-                    ))
-                })?;
-                Some(account.id)
+                Some(self.rotatable_account_id(reference).await?)
             }
         };
         let id = self
@@ -155,7 +175,7 @@ impl<S: Store> Bridge<S> {
             .await?;
         leases.push(LeaseHandle {
             id,
-            reference: reference.clone(),
+            reference: reference.account(),
             rotation,
             account_id,
             issued: false,
@@ -164,20 +184,8 @@ impl<S: Store> Bridge<S> {
             CcpQuery::for_account(&reference.safe, &reference.object).reason(ask.reason.clone());
         // A value the CPM is about to replace must never be handed to a run.
         query.fail_request_on_password_change = true;
-        let result: Result<SecretString, CyberArkError> = match self.ccp.get(&query).await {
-            Ok(account) => account
-                .secret_property(reference.property())
-                .ok_or_else(|| CyberArkError::Protocol {
-                    endpoint: "ccp",
-                    detail: format!(
-                        "the answer for {reference} has no property {}",
-                        reference.property()
-                    ),
-                }),
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(value) => {
+        match self.ccp.get(&query).await {
+            Ok(account) => {
                 self.store
                     .update_lease(id, LeaseState::Issued, None, None)
                     .await?;
@@ -189,10 +197,10 @@ impl<S: Store> Bridge<S> {
                     "secret.retrieved",
                     Some(ask.run_id),
                     Some(reference.account().to_string()),
-                    serde_json::json!({ "lease": id, "field": reference.property(), "via": "ccp" }),
+                    serde_json::json!({ "lease": id, "via": "ccp" }),
                 )
                 .await?;
-                Ok(value)
+                Ok(account)
             }
             Err(e) => {
                 self.store
@@ -213,6 +221,38 @@ impl<S: Store> Bridge<S> {
             }
         }
     }
+
+    /// The PVWA id of an account the bridge will rotate after the run. An account the bridge
+    /// could not rotate (invisible to its PVWA user, or not managed by the CPM) is refused
+    /// before anything is fetched.
+    async fn rotatable_account_id(&self, reference: &SecretRef) -> Result<String, EngineError> {
+        let found = self
+            .with_pvwa(async |p| p.find_account(&reference.safe, &reference.object).await)
+            .await?;
+        let account = found.ok_or_else(|| {
+            EngineError::Runbook(format!(
+                "{}: the bridge's PVWA user cannot see this account, so it could not rotate it \
+                 after the run; refusing to fetch it",
+                reference.account()
+            ))
+        })?;
+        if account.secret_management.automatic_management_enabled == Some(false) {
+            return Err(EngineError::Runbook(format!(
+                "{}: the CPM does not manage this account, so the bridge could not rotate it \
+                 after the run; refusing to fetch it (enable automatic management, or set the \
+                 safe's rotation to `none`)",
+                reference.account()
+            )));
+        }
+        Ok(account.id)
+    }
+}
+
+/// Accounts already retrieved in this run, by account reference.
+pub(crate) type Fetched = Vec<(SecretRef, CcpAccount)>;
+
+fn same_account(a: &SecretRef, b: &SecretRef) -> bool {
+    a.safe.eq_ignore_ascii_case(&b.safe) && a.object.eq_ignore_ascii_case(&b.object)
 }
 
 /// Makes a free-text value safe for a CCP query value (`+ & %` are not supported there).

@@ -1,6 +1,5 @@
 //! Settling leases after a run, and recovering those a crashed process left open.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use arkbridge_core::config::Rotation;
@@ -130,23 +129,40 @@ impl<S: Store> Bridge<S> {
         }
     }
 
-    /// Rotates the leases of runs whose process died (their run lock is free).
-    pub(crate) async fn recover(&self) -> Result<RecoveryReport, EngineError> {
-        let mut by_run: BTreeMap<String, Vec<Lease>> = BTreeMap::new();
+    /// Rotates the leases of runs whose process died (their run lock is free), and removes the
+    /// private directories (secret files included) such runs left behind. Failed rotations are
+    /// tried again here. Every command that opens the store calls this first.
+    pub async fn recover(&self) -> Result<RecoveryReport, EngineError> {
+        let mut runs: Vec<String> = Vec::new();
         for l in self.store.open_leases().await? {
-            by_run.entry(l.run_id.clone()).or_default().push(l);
+            if !runs.contains(&l.run_id) {
+                runs.push(l.run_id);
+            }
         }
         let mut report = RecoveryReport::default();
-        for (run_id, leases) in by_run {
+        for run_id in runs {
             let Some(_lock) = lock::try_lock(&self.locks_dir, &run_id)
                 .map_err(|e| EngineError::Setup(format!("cannot check run lock {run_id}: {e}")))?
             else {
                 report.in_progress += 1;
                 continue;
             };
+            // Read again under the lock: the run may have settled its leases meanwhile.
+            let leases: Vec<Lease> = self
+                .store
+                .leases_for_run(&run_id)
+                .await?
+                .into_iter()
+                .filter(|l| l.state.is_open())
+                .collect();
+            if leases.is_empty() {
+                continue;
+            }
+            let workspaces = arkbridge_runner::remove_leftover_workspaces(&run_id);
             tracing::warn!(
                 run_id,
                 leases = leases.len(),
+                workspaces,
                 "recovering leases of a run that did not finish"
             );
             self.audit(
@@ -154,7 +170,10 @@ impl<S: Store> Bridge<S> {
                 "run.recovered",
                 Some(&run_id),
                 None,
-                serde_json::json!({ "open_leases": leases.iter().map(|l| l.id).collect::<Vec<_>>() }),
+                serde_json::json!({
+                    "open_leases": leases.iter().map(|l| l.id).collect::<Vec<_>>(),
+                    "workspaces_removed": workspaces,
+                }),
             )
             .await?;
             if let Some(run) = self.store.get_run(&run_id).await?

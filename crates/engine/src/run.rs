@@ -65,25 +65,24 @@ impl<S: Store> Bridge<S> {
         req: &RunRequest,
         sink: &mut (dyn FnMut(Stream, &[u8]) + Send),
     ) -> Result<RunReport, EngineError> {
-        let page_ref = parse_page_ref(&req.page)?;
-        let page = self.confluence.get_page(page_ref.id()).await?;
-        let space = self.confluence.get_space(&page.space_id).await?;
         let user = &req.user;
         let run_id = uuid::Uuid::new_v4().to_string();
-        let target = Some(format!("page:{}", page.id));
         self.audit(
             &user.email,
             "run.requested",
             Some(&run_id),
-            target.clone(),
+            Some(format!("page:{}", req.page)),
             serde_json::json!({
-                "page_version": page.version, "space": space.key, "block": req.block,
-                "verified_by": user.verified_by, "groups": user.groups,
+                "block": req.block, "verified_by": user.verified_by, "groups": user.groups,
             }),
         )
         .await?;
-
-        let runbook = self.pick_block(&page.id, &page.body_storage, req.block.as_deref())?;
+        let found = self.find_block(req).await;
+        let (page, space, runbook) = match found {
+            Ok(v) => v,
+            Err(e) => return Err(self.reject(&user.email, &run_id, e).await),
+        };
+        let target = Some(format!("page:{}", page.id));
         let decision = decide(
             &self.config.grants,
             &user.email,
@@ -108,8 +107,14 @@ impl<S: Store> Bridge<S> {
                 audit_seq: rec.seq,
             });
         }
-        let interpreter =
-            Interpreter::for_language(runbook.language.as_deref()).map_err(EngineError::Runbook)?;
+        let interpreter = match Interpreter::for_language(runbook.language.as_deref()) {
+            Ok(i) => i,
+            Err(e) => {
+                return Err(self
+                    .reject(&user.email, &run_id, EngineError::Runbook(e))
+                    .await);
+            }
+        };
         self.audit(
             &user.email,
             "run.allowed",
@@ -155,8 +160,8 @@ impl<S: Store> Bridge<S> {
         let (outcome, masker, read_only) = match executed {
             Ok(v) => v,
             Err(e) => {
-                // Whatever happened, every lease taken is settled.
-                let rotated = self.settle(&user.email, &run_id, &leases).await?;
+                // Whatever happened, every lease taken is settled; the first error is reported.
+                let rotated = self.settle(&user.email, &run_id, &leases).await;
                 self.store
                     .finish_run(&run_id, RunStatus::Error, None, now_micros())
                     .await?;
@@ -166,7 +171,9 @@ impl<S: Store> Bridge<S> {
                     Some(&run_id),
                     target,
                     serde_json::json!({
-                        "error": e.to_string(), "rotated": rotated,
+                        "error": e.to_string(),
+                        "rotated": rotated.as_ref().ok(),
+                        "settle_error": rotated.as_ref().err().map(|e| e.to_string()),
                     }),
                 )
                 .await?;
@@ -181,9 +188,6 @@ impl<S: Store> Bridge<S> {
         } else {
             RunStatus::Failed
         };
-        self.store
-            .finish_run(&run_id, status, outcome.exit_code, now_micros())
-            .await?;
         let mode = if read_only {
             "read-only"
         } else {
@@ -191,13 +195,12 @@ impl<S: Store> Bridge<S> {
         };
         let duration_ms = outcome.duration.as_millis() as u64;
         let end = self
-            .audit(&user.email, "run.finished", Some(&run_id), target.clone(), serde_json::json!({
-                "status": status.as_str(), "exit_code": outcome.exit_code, "signal": outcome.signal,
-                "duration_ms": duration_ms, "mode": mode,
-                "output_bytes": outcome.output.len(), "truncated": outcome.truncated,
-            }))
-            .await?;
-        let rotated = self.settle(&user.email, &run_id, &leases).await?;
+            .record_end(&user.email, &run_id, &target, status, &outcome, mode)
+            .await;
+        // Settle even if recording the end failed; then report the first error.
+        let rotated = self.settle(&user.email, &run_id, &leases).await;
+        let end = end?;
+        let rotated = rotated?;
         let mut report = RunReport {
             run_id: run_id.clone(),
             status: status.as_str().into(),
@@ -279,6 +282,7 @@ impl<S: Store> Bridge<S> {
             .min(Duration::from_secs(cfg.max_timeout_secs));
         let read_only = creds.read_only;
         let spec = RunSpec {
+            run_id: ask.run_id.to_string(),
             interpreter,
             script: runbook.script.clone(),
             vars: vec![
@@ -296,6 +300,64 @@ impl<S: Store> Bridge<S> {
         .await?;
         let outcome = arkbridge_runner::run(spec, &masker, sink).await?;
         Ok((outcome, masker, read_only))
+    }
+
+    /// Steps 1: the page, its space and the block.
+    async fn find_block(
+        &self,
+        req: &RunRequest,
+    ) -> Result<
+        (
+            arkbridge_confluence::Page,
+            arkbridge_confluence::Space,
+            Runbook,
+        ),
+        EngineError,
+    > {
+        let page_ref = parse_page_ref(&req.page)?;
+        let page = self.confluence.get_page(page_ref.id()).await?;
+        let space = self.confluence.get_space(&page.space_id).await?;
+        let runbook = self.pick_block(&page.id, &page.body_storage, req.block.as_deref())?;
+        Ok((page, space, runbook))
+    }
+
+    /// Audits why a requested run never started, and hands the error back.
+    async fn reject(&self, actor: &str, run_id: &str, e: EngineError) -> EngineError {
+        let details = serde_json::json!({ "error": e.to_string() });
+        if let Err(audit) = self
+            .audit(actor, "run.rejected", Some(run_id), None, details)
+            .await
+        {
+            tracing::error!(run_id, error = %audit, "cannot audit a rejected run");
+        }
+        e
+    }
+
+    /// Records how the script ended: the run row and the `run.finished` event.
+    async fn record_end(
+        &self,
+        actor: &str,
+        run_id: &str,
+        target: &Option<String>,
+        status: RunStatus,
+        outcome: &arkbridge_runner::Outcome,
+        mode: &str,
+    ) -> Result<arkbridge_core::audit::AuditRecord, EngineError> {
+        self.store
+            .finish_run(run_id, status, outcome.exit_code, now_micros())
+            .await?;
+        self.audit(
+            actor,
+            "run.finished",
+            Some(run_id),
+            target.clone(),
+            serde_json::json!({
+                "status": status.as_str(), "exit_code": outcome.exit_code, "signal": outcome.signal,
+                "duration_ms": outcome.duration.as_millis() as u64, "mode": mode,
+                "output_bytes": outcome.output.len(), "truncated": outcome.truncated,
+            }),
+        )
+        .await
     }
 
     fn pick_block(

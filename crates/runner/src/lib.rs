@@ -32,6 +32,8 @@ pub const OUTPUT_CAP: usize = 1 << 20;
 
 /// How to run one script.
 pub struct RunSpec {
+    /// Names the private directory, so that recovery can find it after a crash.
+    pub run_id: String,
     pub interpreter: Interpreter,
     pub script: String,
     /// Non-secret variables (`ARKBRIDGE_RUN_ID`, `ARKBRIDGE_MODE`, ...).
@@ -46,6 +48,7 @@ pub struct RunSpec {
 impl std::fmt::Debug for RunSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunSpec")
+            .field("run_id", &self.run_id)
             .field("interpreter", &self.interpreter)
             .field("vars", &self.vars)
             .field(
@@ -109,7 +112,7 @@ pub async fn run(
     masker: &Masker,
     sink: &mut (dyn FnMut(Stream, &[u8]) + Send),
 ) -> Result<Outcome, RunnerError> {
-    let ws = Workspace::create().map_err(RunnerError::Workspace)?;
+    let ws = Workspace::create(&spec.run_id).map_err(RunnerError::Workspace)?;
     let script_path = ws
         .write_script(&spec.script)
         .map_err(RunnerError::Workspace)?;
@@ -142,7 +145,8 @@ pub async fn run(
         source,
     })?;
     drop(cmd);
-    let pgid = child.id().map(|id| Pid::from_raw(id as i32));
+    // Killing the group on drop covers a cancelled run (the caller dropped this future).
+    let group = GroupGuard(child.id().map(|id| Pid::from_raw(id as i32)));
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
 
@@ -163,6 +167,9 @@ pub async fn run(
     };
 
     let deadline = started + spec.timeout;
+    // Once the main process has exited (or the deadline passed), output is drained for a short
+    // grace period only: a process that left the group (setsid) may keep a pipe open forever.
+    let mut drain_until: Option<Instant> = None;
     let (mut out_open, mut err_open) = (true, true);
     let mut status = None;
     let mut timed_out = false;
@@ -185,11 +192,20 @@ pub async fn run(
             s = child.wait(), if status.is_none() => {
                 status = Some(s.map_err(RunnerError::Output)?);
                 // The main process is done: nothing it started may outlive it or hold the pipes.
-                kill_group(pgid);
+                group.kill();
+                drain_until.get_or_insert(Instant::now() + DRAIN_GRACE);
             }
             _ = tokio::time::sleep_until(deadline), if !timed_out => {
                 timed_out = true;
-                kill_group(pgid);
+                group.kill();
+                drain_until.get_or_insert(Instant::now() + DRAIN_GRACE);
+            }
+            _ = sleep_until_some(drain_until), if drain_until.is_some() => {
+                if status.is_none() {
+                    let _ = child.start_kill();
+                    status = Some(child.wait().await.map_err(RunnerError::Output)?);
+                }
+                break;
             }
         }
     }
@@ -219,11 +235,38 @@ pub async fn run(
     })
 }
 
-fn kill_group(pgid: Option<Pid>) {
-    if let Some(pgid) = pgid {
-        // ESRCH (the group is already gone) is the expected, harmless case.
-        let _ = killpg(pgid, Signal::SIGKILL);
+/// How long output is still read after the main process exited or was killed.
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
+}
+
+/// The child's process group, killed when this is dropped.
+struct GroupGuard(Option<Pid>);
+
+impl GroupGuard {
+    fn kill(&self) {
+        if let Some(pgid) = self.0 {
+            // ESRCH (the group is already gone) is the expected, harmless case.
+            let _ = killpg(pgid, Signal::SIGKILL);
+        }
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Removes the private directories a crashed run left behind (its secret files among them).
+/// Returns how many were removed.
+pub fn remove_leftover_workspaces(run_id: &str) -> usize {
+    Workspace::remove_leftovers(run_id)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ const SECRET: &str = "s3cr3t-Value/+=";
 
 fn spec(script: &str) -> RunSpec {
     RunSpec {
+        run_id: "test-run".into(),
         interpreter: Interpreter::Bash,
         script: script.to_string(),
         vars: vec![("ARKBRIDGE_MODE".into(), "write".into())],
@@ -163,4 +164,49 @@ fn assert_process_gone(pid: u32) {
         std::thread::yield_now();
     }
     panic!("process {pid} still runs: {last}");
+}
+
+#[tokio::test]
+async fn a_process_that_leaves_the_group_does_not_hang_the_run() {
+    // setsid takes the child out of the group; it keeps stdout open for 300 s.
+    let (o, text) = go(spec("setsid sleep 300 &\necho done\n")).await;
+    assert!(o.succeeded(), "{text}");
+    assert_eq!(text, "done\n");
+    assert!(o.duration < Duration::from_secs(300));
+}
+
+#[tokio::test]
+async fn leftover_workspaces_of_a_run_are_removed() {
+    let ws = Workspace::create("crashed-run-1").unwrap();
+    let path = ws.path().to_path_buf();
+    std::mem::forget(ws); // as if the process had died
+    assert!(path.exists());
+    assert_eq!(remove_leftover_workspaces("crashed-run-1"), 1);
+    assert!(!path.exists());
+    assert_eq!(remove_leftover_workspaces("crashed-run-1"), 0);
+}
+
+#[tokio::test]
+async fn a_cancelled_run_kills_its_group() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let masker = Masker::with_default_mask([SECRET]);
+    let pid = Arc::new(AtomicU32::new(0));
+    let seen = pid.clone();
+    let mut sink = move |_: Stream, b: &[u8]| {
+        if let Some(p) = String::from_utf8_lossy(b).trim().strip_prefix("child ") {
+            seen.store(p.parse().unwrap(), Ordering::SeqCst);
+        }
+    };
+    let s = spec("sleep 300 &\necho \"child $!\"\nexec sleep 300\n");
+    let mut fut = Box::pin(run(s, &masker, &mut sink));
+    // Poll the run until the script reported its background child, then drop (cancel) it.
+    while pid.load(Ordering::SeqCst) == 0 {
+        tokio::select! {
+            _ = &mut fut => panic!("the run ended by itself"),
+            _ = tokio::task::yield_now() => {}
+        }
+    }
+    drop(fut);
+    assert_process_gone(pid.load(Ordering::SeqCst));
 }

@@ -17,18 +17,20 @@ pub struct Workspace {
 
 impl Workspace {
     /// Creates the directory on a memory filesystem when one is writable (`/dev/shm`, then
-    /// `$XDG_RUNTIME_DIR`), else in the system temp directory.
-    pub fn create() -> std::io::Result<Workspace> {
+    /// `$XDG_RUNTIME_DIR`), else in the system temp directory. Its name starts with
+    /// `arkbridge-run-RUN_ID-`.
+    pub fn create(run_id: &str) -> std::io::Result<Workspace> {
+        let prefix = prefix(run_id);
         let dir = Self::bases()
             .into_iter()
             .find_map(|base| {
                 tempfile::Builder::new()
-                    .prefix("arkbridge-run-")
+                    .prefix(&prefix)
                     .tempdir_in(base)
                     .ok()
             })
             .map(Ok)
-            .unwrap_or_else(|| tempfile::Builder::new().prefix("arkbridge-run-").tempdir())?;
+            .unwrap_or_else(|| tempfile::Builder::new().prefix(&prefix).tempdir())?;
         set_mode(dir.path(), 0o700)?;
         let home = dir.path().join("home");
         DirBuilder::new().mode(0o700).create(&home)?;
@@ -36,6 +38,24 @@ impl Workspace {
             .mode(0o700)
             .create(dir.path().join("secrets"))?;
         Ok(Workspace { dir, home })
+    }
+
+    /// Removes every directory of `run_id` under the places [`Workspace::create`] uses.
+    pub(crate) fn remove_leftovers(run_id: &str) -> usize {
+        let prefix = prefix(run_id);
+        let mut bases = Self::bases();
+        bases.push(std::env::temp_dir());
+        let mut removed = 0;
+        for base in bases {
+            for e in fs::read_dir(&base).into_iter().flatten().flatten() {
+                if e.file_name().to_string_lossy().starts_with(&prefix)
+                    && fs::remove_dir_all(e.path()).is_ok()
+                {
+                    removed += 1;
+                }
+            }
+        }
+        removed
     }
 
     fn bases() -> Vec<PathBuf> {
@@ -79,6 +99,20 @@ impl Workspace {
         f.write_all(value.expose_secret().as_bytes())?;
         Ok(path)
     }
+}
+
+fn prefix(run_id: &str) -> String {
+    let safe: String = run_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("arkbridge-run-{safe}-")
 }
 
 fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {

@@ -64,7 +64,7 @@ pub trait Store: Send + Sync + 'static {
         account_id: Option<&str>,
         error: Option<&str>,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// Leases whose rotation has not finished (left open by a crash, or still in flight).
+    /// Leases whose rotation has not finished (left open by a crash, still in flight, or failed).
     fn open_leases(&self) -> impl Future<Output = Result<Vec<Lease>>> + Send;
     fn leases_for_run(&self, run_id: &str) -> impl Future<Output = Result<Vec<Lease>>> + Send;
 

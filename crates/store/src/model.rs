@@ -116,7 +116,8 @@ string_enum!(LeaseState {
 });
 
 impl LeaseState {
-    /// Whether rotation may still be owed on a lease in this state.
+    /// Whether rotation may still be owed on a lease in this state. A failed rotation stays owed:
+    /// it is tried again at the next start.
     pub fn is_open(self) -> bool {
         matches!(
             self,

@@ -224,7 +224,7 @@ impl Store for SqliteStore {
 
     async fn open_leases(&self) -> Result<Vec<Lease>> {
         let sql = format!(
-            "SELECT {LEASE_COLUMNS} FROM leases WHERE state IN ('requested', 'issued', 'run-finished', 'rotating') ORDER BY id"
+            "SELECT {LEASE_COLUMNS} FROM leases WHERE state IN ('requested', 'issued', 'run-finished', 'rotating', 'rotation-failed') ORDER BY id"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .fetch_all(&self.pool)
