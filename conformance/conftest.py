@@ -30,12 +30,14 @@ EXTRA_SAFE = """
 """
 
 PLANTED = "Conformance-Secret-1!"
+ADMIN_PASSWORD = "Admin-Conformance-1"
 
 
 def demo_seed() -> str:
     """The built-in demo seed, as `arkbridge sim` would use it, with a known secret and a safe added."""
     text = (HERE.parent / "crates" / "sim" / "src" / "demo-seed.yaml").read_text()
     text = text.replace("      - name: payments-db\n", f'      - name: payments-db\n        secret: "{PLANTED}"\n', 1)
+    text = text.replace("  - username: Administrator\n", f'  - username: Administrator\n    password: "{ADMIN_PASSWORD}"\n', 1)
     return text.replace("\nsafes:\n", "\nsafes:\n" + EXTRA_SAFE, 1)
 
 
@@ -56,6 +58,23 @@ class Sim:
         else:
             raise RuntimeError("arkbridge sim stopped before serving")
         self.info = json.loads((self.dir / "sim.json").read_text())
+
+    def set_faults(self, **faults):
+        """POSTs to the simulator's admin endpoint (as the PVWA Administrator)."""
+        import base64
+        import ssl
+        import urllib.request
+
+        ctx = ssl.create_default_context(cafile=self.info["ca_cert"])
+        auth = base64.b64encode(f"Administrator:{ADMIN_PASSWORD}".encode()).decode()
+        req = urllib.request.Request(
+            self.info["pvwa_url"] + "/__arkbridge_sim/faults",
+            data=json.dumps(faults).encode(),
+            headers={"Authorization": f"Basic {auth}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(req, context=ctx) as r:
+            assert r.status == 200, r.status
 
     def stop(self):
         self.proc.terminate()

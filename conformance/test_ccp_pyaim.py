@@ -53,3 +53,13 @@ def test_without_client_certificate_is_403(sim):
 def test_unknown_application_is_403(sim):
     with pytest.raises(ConnectionError, match="Status: 403"):
         client(sim).GetPassword(appid="no-such-app", safe="Prod-DB", object="payments-db")
+
+
+def test_vault_unreachable_is_appap007e(sim):
+    sim.set_faults(vault_down=True)
+    try:
+        with pytest.raises(ConnectionError, match="CCP Error APPAP007E"):
+            client(sim).GetPassword(appid="arkbridge", safe="Prod-DB", object="payments-db")
+    finally:
+        sim.set_faults(vault_down=False)
+    assert client(sim).GetPassword(appid="arkbridge", safe="Prod-DB", object="payments-db")["Content"]

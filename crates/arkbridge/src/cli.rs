@@ -59,6 +59,13 @@ pub(crate) struct SimArgs {
     /// How long the simulated CPM takes to change a password, in milliseconds.
     #[arg(long, default_value_t = 500)]
     pub(crate) cpm_delay_ms: u64,
+    /// Faults to inject from the start, e.g. `latency=200ms,error-rate=0.1,vault-down`
+    /// (see crates/sim/SEED.md); also changeable at run time through the admin endpoint.
+    #[arg(long, value_name = "SPEC")]
+    pub(crate) fault: Option<String>,
+    /// Privilege Cloud (ISPSS) mode: the PVWA accepts only `Authorization: Bearer` tokens.
+    #[arg(long)]
+    pub(crate) bearer_only: bool,
 }
 
 #[derive(Debug, Args)]

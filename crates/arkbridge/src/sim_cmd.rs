@@ -16,6 +16,11 @@ pub(crate) async fn main(args: SimArgs) -> anyhow::Result<ExitCode> {
     })
     .await
     .context("cannot start the simulators")?;
+    if let Some(spec) = &args.fault {
+        let faults = arkbridge_sim::parse_fault_spec(spec).context("invalid --fault")?;
+        sim.set_faults(faults).context("invalid --fault")?;
+    }
+    sim.set_bearer_only(args.bearer_only);
     let info = sim.info();
     println!(
         "CyberArk CCP:      {}/AIMWebService/api/Accounts",
@@ -23,6 +28,10 @@ pub(crate) async fn main(args: SimArgs) -> anyhow::Result<ExitCode> {
     );
     println!("CyberArk PVWA:     {}/PasswordVault/API", info.pvwa_url);
     println!("Confluence Cloud:  {}/wiki/api/v2", info.confluence_url);
+    println!(
+        "Fault injection:   {}/__arkbridge_sim/faults (PVWA Administrator)",
+        info.pvwa_url
+    );
     println!("Credentials:       {}", args.dir.join("sim.json").display());
     println!(
         "Bridge config:     {}",

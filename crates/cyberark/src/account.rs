@@ -113,7 +113,7 @@ fn de_accounts<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Account>, D::Error
 }
 
 /// Parses an epoch timestamp held in a string (`"1700000000"`, `"1.7e9"`).
-fn parse_epoch(s: &str) -> Option<i64> {
+pub(crate) fn parse_epoch(s: &str) -> Option<i64> {
     let s = s.trim();
     if let Ok(n) = s.parse::<i64>() {
         return Some(epoch_seconds(n));
@@ -125,7 +125,7 @@ fn parse_epoch(s: &str) -> Option<i64> {
 }
 
 /// Scales epoch microseconds or milliseconds down to seconds.
-fn epoch_seconds(n: i64) -> i64 {
+pub(crate) fn epoch_seconds(n: i64) -> i64 {
     let a = n.unsigned_abs();
     if a >= 100_000_000_000_000 {
         n / 1_000_000

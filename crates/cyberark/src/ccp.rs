@@ -3,7 +3,8 @@
 //! The caller is identified by its AppID plus mutual TLS (and the CCP's allowed-machines list);
 //! there is no session. Values are percent-encoded; `+`, `&` and `%` are refused locally because
 //! the CCP does not support them in query values. Redirects are never followed. The request
-//! timeout is the CCP's own `ConnectionTimeout` plus ten seconds.
+//! timeout is the CCP's own `ConnectionTimeout` plus ten seconds. Unavailability is retried with
+//! backoff behind the CCP's circuit breaker (see [`Resilience`]).
 
 use std::fmt;
 use std::time::Duration;
@@ -12,8 +13,10 @@ use arkbridge_core::config::CcpConfig;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::body::{CCP_BODY_LIMIT, read_body};
+use crate::breaker::BreakerConfig;
 use crate::ccp_account::CcpAccount;
-use crate::error::{CyberArkError, classify, transport};
+use crate::error::{CyberArkError, classify};
+use crate::retry::{Failure, Resilience, RetryPolicy, Safety, send_failure};
 use crate::tls;
 
 const ENDPOINT: &str = "ccp";
@@ -144,7 +147,8 @@ fn check_value(name: &str, value: &str) -> Result<(), CyberArkError> {
     Ok(())
 }
 
-/// A Central Credential Provider client. Cheap to clone; holds no secret.
+/// A Central Credential Provider client. Cheap to clone (clones share the circuit breaker);
+/// holds no secret.
 #[derive(Clone)]
 pub struct CcpClient {
     http: reqwest::Client,
@@ -152,6 +156,7 @@ pub struct CcpClient {
     endpoint: String,
     app_id: String,
     connection_timeout_secs: u32,
+    resilience: Resilience,
 }
 
 impl fmt::Debug for CcpClient {
@@ -160,14 +165,23 @@ impl fmt::Debug for CcpClient {
             .field("endpoint", &self.endpoint)
             .field("app_id", &self.app_id)
             .field("connection_timeout_secs", &self.connection_timeout_secs)
-            .finish_non_exhaustive()
+            .field("resilience", &self.resilience)
+            .finish()
     }
 }
 
 impl CcpClient {
-    /// Reads the certificates and builds the client. Fails on unreadable or invalid files and
-    /// on a bad URL; never contacts the CCP.
+    /// Reads the certificates and builds the client with the default retry policy and breaker.
+    /// Fails on unreadable or invalid files and on a bad URL; never contacts the CCP.
     pub fn new(cfg: &CcpConfig) -> Result<Self, CyberArkError> {
+        Self::with_resilience(
+            cfg,
+            Resilience::new(ENDPOINT, RetryPolicy::default(), BreakerConfig::default()),
+        )
+    }
+
+    /// Like [`new`](Self::new), with a given retry policy and circuit breaker.
+    pub fn with_resilience(cfg: &CcpConfig, resilience: Resilience) -> Result<Self, CyberArkError> {
         let base = tls::base_url(&cfg.url, "CCP")?;
         let service = cfg.web_service.trim().trim_matches('/');
         if service.is_empty() || service.contains(['?', '#', '%', '+', '&']) {
@@ -191,7 +205,13 @@ impl CcpClient {
             ),
             app_id: cfg.app_id.clone(),
             connection_timeout_secs: cfg.connection_timeout_secs,
+            resilience,
         })
+    }
+
+    /// The retry policy and circuit breaker in use.
+    pub fn resilience(&self) -> &Resilience {
+        &self.resilience
     }
 
     /// The full request URL for a query (no secret in it).
@@ -200,25 +220,34 @@ impl CcpClient {
         Ok(format!("{}?{qs}", self.endpoint))
     }
 
-    /// Fetches one account.
+    /// Fetches one account, retrying unavailability (never refusals) with backoff.
     pub async fn get(&self, query: &CcpQuery) -> Result<CcpAccount, CyberArkError> {
         let url = self.request_url(query)?;
+        self.resilience
+            .run(Safety::Idempotent, || self.get_once(&url))
+            .await
+    }
+
+    async fn get_once(&self, url: &str) -> Result<CcpAccount, Failure> {
         let resp = self
             .http
-            .get(&url)
+            .get(url)
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| transport(ENDPOINT, e))?;
+            .map_err(|e| send_failure(ENDPOINT, e))?;
         let status = resp.status().as_u16();
         let body = read_body(ENDPOINT, resp, CCP_BODY_LIMIT).await?;
         if status != 200 {
-            return Err(classify(ENDPOINT, status, &body));
+            return Err(classify(ENDPOINT, status, &body).into());
         }
         // `body` is a Zeroizing buffer: wiped when it goes out of scope after parsing.
-        CcpAccount::from_json(&body).map_err(|detail| CyberArkError::Protocol {
-            endpoint: ENDPOINT,
-            detail,
+        CcpAccount::from_json(&body).map_err(|detail| {
+            CyberArkError::Protocol {
+                endpoint: ENDPOINT,
+                detail,
+            }
+            .into()
         })
     }
 }

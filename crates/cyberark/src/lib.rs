@@ -8,20 +8,36 @@
 //!
 //! Errors ([`CyberArkError`]) separate *unavailability* (transport failure, timeouts, 5xx, CCP
 //! `APPAP007E`: a read-only fallback may fire) from *refusals* (4xx: never a reason to fall back),
-//! and never carry a secret. TLS always uses the `ring` provider, roots from the configured CA
-//! bundle or `webpki-roots`, and never follows redirects.
+//! and never carry a secret. Unavailability is retried with jittered exponential backoff
+//! ([`RetryPolicy`]) behind a circuit breaker per endpoint ([`CircuitBreaker`]); an open circuit
+//! fails fast with an unavailable error, so the read-only fallback fires at once. TLS always
+//! uses the `ring` provider, roots from the configured CA bundle or `webpki-roots`, and never
+//! follows redirects.
 
 mod account;
+mod activity;
 mod body;
+mod breaker;
 mod ccp;
 mod ccp_account;
 mod error;
 mod pvwa;
+mod retry;
 mod tls;
 mod token;
 
 pub use account::{Account, SecretManagement};
+pub use activity::Activity;
+pub use breaker::{BreakerConfig, CircuitBreaker, CircuitState};
 pub use ccp::{CcpClient, CcpQuery, QueryFormat};
 pub use ccp_account::CcpAccount;
 pub use error::CyberArkError;
 pub use pvwa::PvwaClient;
+pub use retry::{Resilience, RetryPolicy};
+
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod pvwa_ops_tests;
+#[cfg(test)]
+mod resilience_tests;

@@ -5,10 +5,14 @@
 //! sent raw (`Authorization: <token>`, no scheme) in a header marked sensitive. Logon always asks
 //! for `concurrentSession: true`. On `401 PASWS006E` (token missing, invalid or expired) the client
 //! logs on again once and retries the call once; the password is kept as a secret for that.
+//!
+//! Every request goes through the PVWA's circuit breaker. GET requests and the logon are retried
+//! on unavailability with backoff; POST operations (Change, CheckIn ...) only when the connection
+//! failed before the request was sent (see [`Resilience`]). Clones share the session token and
+//! the breaker. The CPM operations beyond Change/CheckIn are in `pvwa_ops.rs`.
 
 use std::fmt;
-use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arkbridge_core::config::{PvwaAuthMethod, PvwaConfig};
@@ -20,7 +24,9 @@ use zeroize::Zeroizing;
 
 use crate::account::{Account, AccountPage, pick_account, resolve_next_link};
 use crate::body::{PVWA_BODY_LIMIT, read_body};
-use crate::error::{CyberArkError, classify, transport};
+use crate::breaker::BreakerConfig;
+use crate::error::{CyberArkError, classify};
+use crate::retry::{Failure, Resilience, RetryPolicy, Safety, send_failure};
 use crate::tls;
 use crate::token::decode_token;
 
@@ -29,10 +35,9 @@ const ENDPOINT: &str = "pvwa";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Guard against a server that keeps handing out `nextLink`s.
 const MAX_PAGES: usize = 200;
-const FIRST_POLL: Duration = Duration::from_millis(200);
-const MAX_POLL: Duration = Duration::from_secs(2);
 
-/// An authenticated PVWA session.
+/// An authenticated PVWA session. Clones share the token and the circuit breaker.
+#[derive(Clone)]
 pub struct PvwaClient {
     http: reqwest::Client,
     /// `{url}/{app_name}/`
@@ -40,7 +45,8 @@ pub struct PvwaClient {
     auth_method: PvwaAuthMethod,
     username: String,
     password: SecretString,
-    token: Mutex<SecretString>,
+    token: Arc<Mutex<SecretString>>,
+    resilience: Resilience,
 }
 
 impl fmt::Debug for PvwaClient {
@@ -49,6 +55,7 @@ impl fmt::Debug for PvwaClient {
             .field("app_base", &self.app_base.as_str())
             .field("auth_method", &self.auth_method)
             .field("username", &self.username)
+            .field("resilience", &self.resilience)
             .finish_non_exhaustive()
     }
 }
@@ -81,8 +88,39 @@ fn check_value(what: &str, value: &str) -> Result<(), CyberArkError> {
 }
 
 impl PvwaClient {
-    /// Logs on and returns the session.
+    /// Logs on (default retry policy and a fresh breaker) and returns the session.
     pub async fn logon(cfg: &PvwaConfig, password: &SecretString) -> Result<Self, CyberArkError> {
+        let resilience =
+            Resilience::new(ENDPOINT, RetryPolicy::default(), BreakerConfig::default());
+        Self::logon_with(cfg, password, resilience).await
+    }
+
+    /// Logs on with a given retry policy and breaker (pass a clone of a long-lived
+    /// [`Resilience`] to keep one breaker across sessions).
+    pub async fn logon_with(
+        cfg: &PvwaConfig,
+        password: &SecretString,
+        resilience: Resilience,
+    ) -> Result<Self, CyberArkError> {
+        let client = Self::build(cfg, password, resilience)?;
+        client
+            .resilience
+            .run(Safety::Idempotent, || client.refresh_token())
+            .await?;
+        Ok(client)
+    }
+
+    /// The retry policy and circuit breaker in use.
+    pub fn resilience(&self) -> &Resilience {
+        &self.resilience
+    }
+
+    /// Builds the client without logging on.
+    pub(crate) fn build(
+        cfg: &PvwaConfig,
+        password: &SecretString,
+        resilience: Resilience,
+    ) -> Result<Self, CyberArkError> {
         let base = tls::base_url(&cfg.url, "PVWA")?;
         let app = cfg.app_name.trim().trim_matches('/');
         if app.is_empty() || app.contains(['?', '#', '%', '+', '&']) {
@@ -94,16 +132,15 @@ impl PvwaClient {
             .join(&format!("{}/", enc(app)))
             .map_err(|e| CyberArkError::Config(format!("PVWA URL is invalid: {e}")))?;
         let tls = tls::client_config(cfg.ca_cert.as_deref(), None, None)?;
-        let client = PvwaClient {
+        Ok(PvwaClient {
             http: tls::http_client(tls, REQUEST_TIMEOUT)?,
             app_base,
             auth_method: cfg.auth_method,
             username: cfg.username.clone(),
             password: password.clone(),
-            token: Mutex::new(SecretString::from("")),
-        };
-        client.refresh_token().await?;
-        Ok(client)
+            token: Arc::new(Mutex::new(SecretString::from(""))),
+            resilience,
+        })
     }
 
     fn url(&self, rel: &str) -> Result<url::Url, CyberArkError> {
@@ -112,8 +149,8 @@ impl PvwaClient {
             .map_err(|e| CyberArkError::Config(format!("cannot build a PVWA URL: {e}")))
     }
 
-    /// Performs the logon call and stores the new token.
-    async fn refresh_token(&self) -> Result<(), CyberArkError> {
+    /// Performs one logon call and stores the new token.
+    async fn refresh_token(&self) -> Result<(), Failure> {
         let url = self.url(&format!(
             "API/auth/{}/Logon",
             self.auth_method.path_segment()
@@ -133,11 +170,11 @@ impl PvwaClient {
             .body(body.to_vec())
             .send()
             .await
-            .map_err(|e| transport(ENDPOINT, e))?;
+            .map_err(|e| send_failure(ENDPOINT, e))?;
         let status = resp.status().as_u16();
         let bytes = read_body(ENDPOINT, resp, PVWA_BODY_LIMIT).await?;
         if !(200..300).contains(&status) {
-            return Err(classify(ENDPOINT, status, &bytes));
+            return Err(classify(ENDPOINT, status, &bytes).into());
         }
         let token = decode_token(&bytes).map_err(|detail| CyberArkError::Protocol {
             endpoint: ENDPOINT,
@@ -158,35 +195,39 @@ impl PvwaClient {
         Ok(value)
     }
 
+    /// Sends one request. `body` is JSON already encoded (it may hold a secret, hence the
+    /// wiping buffer; reqwest's own copy is outside our control).
     async fn send_once(
         &self,
         method: &Method,
         url: &url::Url,
-        body: Option<&serde_json::Value>,
-    ) -> Result<(u16, Zeroizing<Vec<u8>>), CyberArkError> {
+        body: Option<&[u8]>,
+    ) -> Result<(u16, Zeroizing<Vec<u8>>), Failure> {
         let mut req = self
             .http
             .request(method.clone(), url.clone())
             .header(AUTHORIZATION, self.auth_header()?)
             .header(reqwest::header::ACCEPT, "application/json");
         if let Some(b) = body {
-            req = req.json(b);
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(b.to_vec());
         }
-        let resp = req.send().await.map_err(|e| transport(ENDPOINT, e))?;
+        let resp = req.send().await.map_err(|e| send_failure(ENDPOINT, e))?;
         let status = resp.status().as_u16();
         Ok((status, read_body(ENDPOINT, resp, PVWA_BODY_LIMIT).await?))
     }
 
-    /// One authenticated call; re-logs on once after `401 PASWS006E`.
-    async fn call(
+    /// One authenticated attempt; re-logs on once after `401 PASWS006E`.
+    async fn call_once(
         &self,
-        method: Method,
-        url: url::Url,
-        body: Option<serde_json::Value>,
-    ) -> Result<Zeroizing<Vec<u8>>, CyberArkError> {
+        method: &Method,
+        url: &url::Url,
+        body: Option<&[u8]>,
+    ) -> Result<Zeroizing<Vec<u8>>, Failure> {
         let mut relogged = false;
         loop {
-            let (status, bytes) = self.send_once(&method, &url, body.as_ref()).await?;
+            let (status, bytes) = self.send_once(method, url, body).await?;
             if (200..300).contains(&status) {
                 return Ok(bytes);
             }
@@ -197,12 +238,38 @@ impl PvwaClient {
                     .is_some_and(|c| c.eq_ignore_ascii_case("PASWS006E"));
             if expired && !relogged {
                 tracing::debug!("PVWA session expired; logging on again");
-                self.refresh_token().await?;
+                // The request was refused, not carried out, so sending it again is safe.
+                self.refresh_token().await.map_err(|f| f.error)?;
                 relogged = true;
                 continue;
             }
-            return Err(err);
+            return Err(err.into());
         }
+    }
+
+    /// One authenticated call under the breaker; GETs are retried on unavailability, other
+    /// methods only when the request was never sent.
+    async fn call(
+        &self,
+        method: Method,
+        url: url::Url,
+        body: Option<&[u8]>,
+    ) -> Result<Zeroizing<Vec<u8>>, CyberArkError> {
+        let safety = if method == Method::GET {
+            Safety::Idempotent
+        } else {
+            Safety::NotIdempotent
+        };
+        self.resilience
+            .run(safety, || self.call_once(&method, &url, body))
+            .await
+    }
+
+    /// Encodes a JSON request body into a wiping buffer.
+    fn json_body<T: serde::Serialize>(value: &T) -> Result<Zeroizing<Vec<u8>>, CyberArkError> {
+        serde_json::to_vec(value)
+            .map(Zeroizing::new)
+            .map_err(|e| CyberArkError::Config(format!("cannot encode a PVWA request: {e}")))
     }
 
     fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, CyberArkError> {
@@ -277,8 +344,8 @@ impl PvwaClient {
     /// Asks the CPM to change the account (and its group) now. Returns before the CPM is done.
     pub async fn change(&self, id: &str) -> Result<(), CyberArkError> {
         let url = self.url(&Self::account_path(id, "/Change")?)?;
-        let body = serde_json::json!({ "ChangeEntireGroup": true });
-        self.call(Method::POST, url, Some(body)).await.map(drop)
+        let body = Self::json_body(&serde_json::json!({ "ChangeEntireGroup": true }))?;
+        self.call(Method::POST, url, Some(&body)).await.map(drop)
     }
 
     /// Checks an exclusive account in; a CPM-managed account is then changed immediately.
@@ -287,96 +354,24 @@ impl PvwaClient {
         self.call(Method::POST, url, None).await.map(drop)
     }
 
-    /// Polls `secretManagement.status` until `success` (Ok), `failure` (CpmFailed) or the deadline
-    /// (CpmTimeout). Polls every 200 ms at first, backing off to 2 s.
-    pub async fn wait_for_cpm(
-        &self,
-        id: &str,
-        deadline: Duration,
-    ) -> Result<Account, CyberArkError> {
-        poll_cpm(id, deadline, None, || self.get_account(id)).await
-    }
-
-    /// Like [`wait_for_cpm`](Self::wait_for_cpm), but a `success` only counts once
-    /// `lastModifiedTime` is later than `previous_modified` (read before asking for the change)
-    /// or the CPM was seen at work (`inProcess`) during this wait, so a stale `success` left by
-    /// an earlier change is not mistaken for this one. (`lastModifiedTime` has one-second
-    /// resolution, hence the second condition.)
-    pub async fn wait_for_change_after(
-        &self,
-        id: &str,
-        previous_modified: Option<i64>,
-        deadline: Duration,
-    ) -> Result<Account, CyberArkError> {
-        poll_cpm(id, deadline, previous_modified, || self.get_account(id)).await
-    }
-
     /// Ends the session.
     pub async fn logoff(self) -> Result<(), CyberArkError> {
         let url = self.url("API/Auth/Logoff")?;
-        let (status, bytes) = self.send_once(&Method::POST, &url, None).await?;
-        if (200..300).contains(&status) {
-            Ok(())
-        } else {
-            Err(classify(ENDPOINT, status, &bytes))
-        }
+        let permit = self.resilience.breaker().acquire()?;
+        let result = match self.send_once(&Method::POST, &url, None).await {
+            Ok((status, _)) if (200..300).contains(&status) => Ok(()),
+            Ok((status, bytes)) => Err(classify(ENDPOINT, status, &bytes)),
+            Err(f) => Err(f.error),
+        };
+        permit.record(&result);
+        result
     }
 }
 
-/// The CPM polling loop, independent of HTTP so it can be tested with paused time.
-pub(crate) async fn poll_cpm<F, Fut>(
-    id: &str,
-    deadline: Duration,
-    previous_modified: Option<i64>,
-    mut fetch: F,
-) -> Result<Account, CyberArkError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Account, CyberArkError>>,
-{
-    let end = tokio::time::Instant::now() + deadline;
-    let mut interval = FIRST_POLL;
-    // Whether this wait has seen the CPM at work (any status other than success/failure).
-    let mut saw_work = false;
-    loop {
-        let account = fetch().await?;
-        let status = account
-            .secret_management
-            .status
-            .as_deref()
-            .unwrap_or("")
-            .trim();
-        let success = status.eq_ignore_ascii_case("success");
-        let fresh = match (
-            previous_modified,
-            account.secret_management.last_modified_time,
-        ) {
-            (None, _) => true,
-            (Some(before), Some(now)) => now > before || saw_work,
-            (Some(_), None) => saw_work,
-        };
-        if success && fresh {
-            return Ok(account);
-        }
-        if status.eq_ignore_ascii_case("failure") || status.eq_ignore_ascii_case("failed") {
-            return Err(CyberArkError::CpmFailed {
-                account_id: id.to_string(),
-                status: status.to_string(),
-            });
-        }
-        if !success {
-            saw_work = true;
-        }
-        let now = tokio::time::Instant::now();
-        if now >= end {
-            return Err(CyberArkError::CpmTimeout {
-                account_id: id.to_string(),
-            });
-        }
-        tokio::time::sleep(interval.min(end - now)).await;
-        interval = (interval * 2).min(MAX_POLL);
-    }
-}
+#[path = "pvwa_ops.rs"]
+mod ops;
+#[cfg(test)]
+pub(crate) use ops::{decode_secret, poll_cpm};
 
 #[cfg(test)]
 #[path = "pvwa_tests.rs"]

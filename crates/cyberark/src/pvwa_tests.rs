@@ -198,7 +198,8 @@ fn debug_hides_token_and_password() {
         auth_method: PvwaAuthMethod::Ldap,
         username: "arkbridge-svc".into(),
         password: SecretString::from("pw-hunter2"),
-        token: Mutex::new(SecretString::from("tok-hunter3")),
+        token: Arc::new(Mutex::new(SecretString::from("tok-hunter3"))),
+        resilience: Resilience::new("pvwa", RetryPolicy::default(), BreakerConfig::default()),
     };
     let dbg = format!("{c:?}");
     assert!(
@@ -209,4 +210,31 @@ fn debug_hides_token_and_password() {
     let header = c.auth_header().unwrap();
     assert!(header.is_sensitive());
     assert!(!format!("{header:?}").contains("hunter3"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn stale_failure_does_not_end_the_wait_for_a_new_change() {
+    let (fetch, calls) = script(vec![
+        (Some("failure"), Some(100)),
+        (Some("inProcess"), Some(100)),
+        (Some("success"), Some(160)),
+    ]);
+    let a = poll_cpm("77_4", Duration::from_secs(10), Some(100), fetch)
+        .await
+        .unwrap();
+    assert_eq!(a.secret_management.last_modified_time, Some(160));
+    assert_eq!(calls.lock().unwrap().len(), 3);
+
+    let (fetch, _) = script(vec![
+        (Some("failure"), Some(100)),
+        (Some("inProcess"), Some(100)),
+        (Some("failure"), Some(100)),
+    ]);
+    let err = poll_cpm("77_4", Duration::from_secs(10), Some(100), fetch)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CyberArkError::CpmFailed { .. }),
+        "a new failure is reported"
+    );
 }

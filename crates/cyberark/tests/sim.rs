@@ -225,3 +225,37 @@ async fn pvwa_bad_password_is_refused() {
     assert!(matches!(err, CyberArkError::Refused { .. }), "{err:?}");
     assert!(!err.to_string().contains("wrong-password"));
 }
+
+/// The bridge's service identity may rotate but not read (no `retrieveAccounts` on Prod-DB):
+/// the PVWA retrieve is a refusal, not an outage. The change it may do shows in the activities.
+#[tokio::test]
+async fn pvwa_retrieve_is_refused_and_activities_show_the_change() {
+    let s = sim().await;
+    let ccp = CcpClient::new(&s.config.cyberark.ccp).unwrap();
+    let password = pvwa_password(&ccp, &s.config).await;
+    let pvwa = PvwaClient::logon(&s.config.cyberark.pvwa, &password)
+        .await
+        .unwrap();
+    let account = pvwa
+        .find_account("Prod-DB", "payments-db")
+        .await
+        .unwrap()
+        .unwrap();
+    let err = pvwa
+        .retrieve_password(&account.id, "sim test", Some(("ServiceNow", "INC0042")))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.status(), err.is_unavailable()),
+        (Some(403), false),
+        "{err:?}"
+    );
+    pvwa.change(&account.id).await.unwrap();
+    let activities = pvwa.account_activities(&account.id).await.unwrap();
+    let change = activities
+        .iter()
+        .find(|a| a.action_id == Some(97))
+        .expect("the change request is in the activity log");
+    assert_eq!(change.user, s.config.cyberark.pvwa.username);
+    assert!(change.date.is_some_and(|d| d > 1_600_000_000), "{change:?}");
+}

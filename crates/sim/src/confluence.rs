@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
+use crate::confluence_comments as comments;
 use crate::confluence_pages as pages;
 use crate::http::{self, Params};
 use crate::wiki::{Space, Version};
@@ -34,10 +35,16 @@ pub(crate) fn router(world: Arc<World>) -> Router {
         )
         .route(
             "/wiki/api/v2/pages/{id}/footer-comments",
-            get(pages::list_comments),
+            get(comments::list_comments),
         )
-        .route("/wiki/api/v2/footer-comments", post(pages::create_comment))
-        .route("/wiki/api/v2/footer-comments/{id}", get(pages::get_comment))
+        .route(
+            "/wiki/api/v2/footer-comments",
+            post(comments::create_comment),
+        )
+        .route(
+            "/wiki/api/v2/footer-comments/{id}",
+            get(comments::get_comment),
+        )
         .route("/wiki/api/v2/spaces", get(list_spaces))
         .route("/wiki/api/v2/spaces/{id}", get(get_space))
         .route("/wiki/api/v2/users-bulk", post(users_bulk))

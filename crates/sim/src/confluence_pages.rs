@@ -1,11 +1,11 @@
-//! Confluence Cloud v2 pages and footer comments: list/get/update pages (with version history and
-//! the 409 on a stale version) and create/list footer comments.
+//! Confluence Cloud v2 pages: list/get/update pages (with version history and the 409 on a stale
+//! version). Footer comments are in [`crate::confluence_comments`].
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
@@ -14,11 +14,11 @@ use crate::confluence::{
     storage_json, tiny_ui, title_slug, version_json,
 };
 use crate::http::{self, LooseBody, Params};
-use crate::wiki::{self, Comment, Page, Version, Wiki, storage_error};
+use crate::wiki::{self, Page, Version, Wiki, storage_error};
 use crate::world::World;
 
 /// What `body-format` asked for: `Ok(true)` for storage, `Ok(false)` for none.
-fn body_format(params: &Params) -> Result<bool, Response> {
+pub(crate) fn body_format(params: &Params) -> Result<bool, Response> {
     match params.get("body-format") {
         None => Ok(false),
         Some(f) if f.eq_ignore_ascii_case("storage") => Ok(true),
@@ -61,34 +61,6 @@ fn page_json(
         "ownerId": page.author_id,
         "lastOwnerId": null,
         "createdAt": page.created_at,
-        "version": version_json(v),
-        "body": if body { storage_json(&v.body) } else { json!({}) },
-        "_links": links,
-    })
-}
-
-fn comment_json(world: &World, wiki: &Wiki, c: &Comment, body: bool, single: bool) -> Value {
-    let v = c.current();
-    let page = wiki.page(c.page_id);
-    let key = page
-        .and_then(|p| wiki.space(p.space_id))
-        .map(|s| s.key.as_str())
-        .unwrap_or("");
-    let page_title = page.map(|p| p.current().title.as_str()).unwrap_or("");
-    let mut links = json!({
-        "webui": format!(
-            "/spaces/{key}/pages/{}/{}?focusedCommentId={}#comment-{}",
-            c.page_id, title_slug(page_title), c.id, c.id
-        ),
-    });
-    if single && let Some(l) = links.as_object_mut() {
-        l.insert("base".into(), Value::String(base(world)));
-    }
-    json!({
-        "id": c.id.to_string(),
-        "status": "current",
-        "title": format!("Re: {page_title}"),
-        "pageId": c.page_id.to_string(),
         "version": version_json(v),
         "body": if body { storage_json(&v.body) } else { json!({}) },
         "_links": links,
@@ -190,7 +162,7 @@ pub(crate) async fn get_one(
 }
 
 /// Reads a storage body given flat (`{representation, value}`) or nested (`{storage: {...}}`).
-fn storage_body(body: &LooseBody) -> Result<String, Response> {
+pub(crate) fn storage_body(body: &LooseBody) -> Result<String, Response> {
     let b = body
         .object("body")
         .ok_or_else(|| bad_request("body is required"))?;
@@ -229,7 +201,7 @@ fn storage_body(body: &LooseBody) -> Result<String, Response> {
     Ok(value)
 }
 
-fn id_field(body: &LooseBody, key: &str) -> Option<String> {
+pub(crate) fn id_field(body: &LooseBody, key: &str) -> Option<String> {
     match body.get(key)? {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -320,136 +292,4 @@ pub(crate) async fn update(
     let page = &wiki.pages[idx];
     let out = page_json(&world, &wiki, page, page.current(), true, true);
     http::json(StatusCode::OK, &out)
-}
-
-pub(crate) async fn create_comment(
-    State(world): State<Arc<World>>,
-    headers: HeaderMap,
-    raw: Bytes,
-) -> Response {
-    let author = match caller(&world, &headers) {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let Some(body) = LooseBody::parse(&raw) else {
-        return bad_request("The request body is not a JSON object.");
-    };
-    for other in [
-        "blogPostId",
-        "parentCommentId",
-        "attachmentId",
-        "customContentId",
-    ] {
-        if body.get(other).is_some_and(|v| !v.is_null()) {
-            return bad_request(format!(
-                "{other} is not supported by arkbridge sim; comment on a page with pageId"
-            ));
-        }
-    }
-    let Some(page_id) = id_field(&body, "pageId") else {
-        return bad_request("pageId is required");
-    };
-    let page_id = match parse_id(&page_id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    let value = match storage_body(&body) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let mut wiki = world.wiki();
-    if wiki.page(page_id).is_none() {
-        return not_found();
-    }
-    let id = wiki.next_content_id();
-    wiki.comments.push(Comment {
-        id,
-        page_id,
-        versions: vec![Version {
-            number: 1,
-            created_at: wiki::timestamp(),
-            message: String::new(),
-            minor_edit: false,
-            author_id: author,
-            title: String::new(),
-            body: value,
-        }],
-    });
-    tracing::debug!(
-        page = page_id,
-        comment = id,
-        "Confluence: footer comment created"
-    );
-    let comment = &wiki.comments[wiki.comments.len() - 1];
-    let out = comment_json(&world, &wiki, comment, true, true);
-    let mut resp = http::json(StatusCode::CREATED, &out);
-    if let Ok(loc) = HeaderValue::from_str(&format!(
-        "{}{API}/footer-comments/{id}",
-        world.confluence_base
-    )) {
-        resp.headers_mut().insert(header::LOCATION, loc);
-    }
-    resp
-}
-
-pub(crate) async fn get_comment(
-    State(world): State<Arc<World>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    if let Err(r) = caller(&world, &headers) {
-        return r;
-    }
-    let params = Params::parse(query.as_deref());
-    let (id, body) = match (parse_id(&id), body_format(&params)) {
-        (Ok(i), Ok(b)) => (i, b),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
-    let wiki = world.wiki();
-    match wiki.comments.iter().find(|c| c.id == id) {
-        Some(c) => http::json(StatusCode::OK, &comment_json(&world, &wiki, c, body, true)),
-        None => not_found(),
-    }
-}
-
-pub(crate) async fn list_comments(
-    State(world): State<Arc<World>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    if let Err(r) = caller(&world, &headers) {
-        return r;
-    }
-    let params = Params::parse(query.as_deref());
-    let (page_id, body, paging) = match (parse_id(&id), body_format(&params), paging(&params)) {
-        (Ok(i), Ok(b), Ok(p)) => (i, b, p),
-        (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
-    };
-    let items: Vec<Value> = {
-        let wiki = world.wiki();
-        if wiki.page(page_id).is_none() {
-            return not_found();
-        }
-        let mut found: Vec<&Comment> = wiki
-            .comments
-            .iter()
-            .filter(|c| c.page_id == page_id)
-            .collect();
-        if params.get("sort").is_some_and(|s| s.starts_with('-')) {
-            found.reverse();
-        }
-        found
-            .into_iter()
-            .map(|c| comment_json(&world, &wiki, c, body, false))
-            .collect()
-    };
-    list_response(
-        &world,
-        &format!("{API}/pages/{page_id}/footer-comments"),
-        query.as_deref(),
-        items,
-        &paging,
-    )
 }

@@ -1,23 +1,31 @@
-//! The simulated Central Policy Manager: carries out `Change` requests asynchronously.
+//! The simulated Central Policy Manager: carries out change, verify and reconcile requests
+//! asynchronously.
 //!
-//! A request marks the account `inProcess` at once (done by the PVWA handler); after
-//! `cpm_delay` the CPM sets a new random secret, marks the change `success` and updates
-//! `lastModifiedTime`. A linked credential (the PVWA user's password or the Confluence user's API
-//! token that the account's secret *is*) changes with it.
+//! A request marks the account `inProcess` at once (done by the PVWA handler). A change or
+//! reconcile immediately stores the new value as a *temporary* secret version; after `cpm_delay`
+//! the CPM either succeeds (the value becomes the current secret, status `success`,
+//! `lastModifiedTime` moves) or — as often as the `cpm_failure_rate` fault says — fails (status
+//! `failure`, the temporary version disappears, the secret is unchanged). A linked credential
+//! (the PVWA user's password or the Confluence user's API token that the account's secret *is*)
+//! changes with it. `SetNextPassword` values are used instead of a random one.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use zeroize::Zeroizing;
 
-use crate::state::{self, Activity, Link};
-use crate::world::{CpmJob, World};
+use crate::state::{self, Activity, Link, SecretVersion};
+use crate::world::{CpmJob, CpmTask, World};
 
-/// Simulator-specific activity code (not taken from a real Vault).
+/// Simulator-specific activity codes (not taken from a real Vault).
 pub(crate) const ACTION_CPM_CHANGE: (&str, u32) = ("CPM Change Password", 38);
+pub(crate) const ACTION_CPM_VERIFY: (&str, u32) = ("CPM Verify Password", 39);
+pub(crate) const ACTION_CPM_RECONCILE: (&str, u32) = ("CPM Reconcile Password", 40);
+
+const CPM_USER: &str = "PasswordManager";
 
 /// Runs the CPM until `shutdown` turns true.
 pub(crate) fn spawn(
@@ -35,8 +43,9 @@ pub(crate) fn spawn(
                     Some(job) => {
                         let world = world.clone();
                         running.spawn(async move {
+                            let value = begin(&world, &job);
                             tokio::time::sleep(delay).await;
-                            complete(&world, &job.account_id);
+                            complete(&world, &job, value);
                         });
                     }
                     None => break,
@@ -49,48 +58,104 @@ pub(crate) fn spawn(
     })
 }
 
-/// Finishes a change: new secret, status `success`.
-fn complete(world: &World, account_id: &str) {
+/// The new value of a change or reconcile, with whether it came from `SetNextPassword`.
+struct NewValue {
+    value: Zeroizing<String>,
+    specified: bool,
+}
+
+/// Starts a change or reconcile: picks the new value and stores it as a temporary version.
+fn begin(world: &World, job: &CpmJob) -> Option<NewValue> {
+    if job.task == CpmTask::Verify {
+        return None;
+    }
     let mut vault = world.vault();
-    let Some(i) = vault.account_index(account_id) else {
+    let i = vault.account_index(&job.account_id)?;
+    let account = &mut vault.accounts[i];
+    let (value, specified) = match account.next_secret.take() {
+        Some(next) => (Zeroizing::new(next.expose_secret().to_string()), true),
+        None => match account.link {
+            Some(Link::ConfluenceUser(_)) => (Zeroizing::new(state::random_api_token()), false),
+            _ => (Zeroizing::new(state::random_password()), false),
+        },
+    };
+    account.versions.retain(|v| !v.temporary);
+    let id = account.next_version_id();
+    account.versions.push(SecretVersion {
+        id,
+        secret: SecretString::from(value.as_str()),
+        modified: state::now_epoch(),
+        modified_by: CPM_USER.into(),
+        temporary: true,
+    });
+    Some(NewValue { value, specified })
+}
+
+/// Finishes a task: success or (per the failure rate) failure.
+fn complete(world: &World, job: &CpmJob, value: Option<NewValue>) {
+    let failed = {
+        let mut st = world.faults();
+        let rate = st.faults.cpm_failure_rate;
+        rate > 0.0 && st.cpm_tasks.hit(rate)
+    };
+    let mut vault = world.vault();
+    let Some(i) = vault.account_index(&job.account_id) else {
         return;
     };
-    let link = vault.accounts[i].link.clone();
-    let new_secret = Zeroizing::new(match link {
-        Some(Link::ConfluenceUser(_)) => state::random_api_token(),
-        _ => state::random_password(),
-    });
     let now = state::now_epoch();
+    let (action, task_name) = match job.task {
+        CpmTask::Change => (ACTION_CPM_CHANGE, "ChangeTask"),
+        CpmTask::Verify => (ACTION_CPM_VERIFY, "VerifyTask"),
+        CpmTask::Reconcile => (ACTION_CPM_RECONCILE, "ReconcileTask"),
+    };
     let account = &mut vault.accounts[i];
-    account.secret = SecretString::from(new_secret.as_str());
-    account.last_modified = now;
     account.cpm.in_process = false;
-    account.cpm.status = Some("success");
-    account.cpm.last_task = Some("ChangeTask");
-    account.cpm.last_success_change = Some(now);
+    account.cpm.last_task = Some(task_name);
+    account.cpm.status = Some(if failed { "failure" } else { "success" });
     account.log(Activity {
         date: now,
-        user: "PasswordManager".into(),
-        action: ACTION_CPM_CHANGE.0,
-        action_id: ACTION_CPM_CHANGE.1,
+        user: CPM_USER.into(),
+        action: if failed {
+            match job.task {
+                CpmTask::Change => "CPM Change Password Failed",
+                CpmTask::Verify => "CPM Verify Password Failed",
+                CpmTask::Reconcile => "CPM Reconcile Password Failed",
+            }
+        } else {
+            action.0
+        },
+        action_id: action.1,
         client_id: "CPM",
-        alert: false,
-        more_info: String::new(),
+        alert: failed,
+        more_info: if failed {
+            "Simulated CPM failure (cpm-failure-rate fault)".into()
+        } else {
+            String::new()
+        },
         reason: String::new(),
     });
-    tracing::debug!(account = account_id, "CPM: password changed");
-    match link {
-        Some(Link::PvwaUser(name)) => {
-            if let Some(u) = vault.user_mut(&name) {
-                u.password = SecretString::from(new_secret.as_str());
-            }
+    if failed {
+        account.versions.retain(|v| !v.temporary);
+        if let Some(v) = value.filter(|v| v.specified) {
+            account.next_secret = Some(SecretString::from(v.value.as_str()));
         }
-        Some(Link::ConfluenceUser(email)) => {
-            drop(vault);
-            if let Some(u) = world.wiki().user_mut(&email) {
-                u.token = Some(SecretString::from(new_secret.as_str()));
-            }
+        tracing::debug!(
+            account = job.account_id,
+            task = task_name,
+            "CPM: task failed"
+        );
+        return;
+    }
+    match job.task {
+        CpmTask::Verify => account.cpm.last_verified = Some(now),
+        CpmTask::Change => account.cpm.last_success_change = Some(now),
+        CpmTask::Reconcile => {
+            account.cpm.last_reconciled = Some(now);
+            account.cpm.last_success_change = Some(now);
         }
-        None => {}
+    }
+    tracing::debug!(account = job.account_id, task = task_name, "CPM: task done");
+    if let Some(v) = value {
+        world.set_account_secret(vault, i, &v.value, CPM_USER);
     }
 }

@@ -35,4 +35,6 @@ pub enum SimError {
     },
     #[error("cannot build the bridge configuration: {0}")]
     Config(String),
+    #[error("invalid fault spec: {0}")]
+    FaultSpec(String),
 }

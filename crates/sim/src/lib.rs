@@ -5,24 +5,37 @@
 //! ports, and writes `ca.pem`, `client.pem`, `client-key.pem`, `sim.json` and a ready-to-use
 //! `arkbridge.toml` into the chosen folder. The simulated data comes from a seed file (see
 //! `SEED.md`) or the built-in [`DEMO_SEED`]. Account secrets live only in memory.
+//!
+//! Faults (latency, error rate, Vault down, dropped connections, malformed bodies, CPM failures,
+//! killed sessions) are switched at run time through [`SimHandle::set_faults`] (see
+//! [`parse_fault_spec`]) or the PVWA admin endpoint `/__arkbridge_sim/faults`; `SEED.md` has the
+//! details.
 
 // Request helpers return the finished error response as their `Err`; it is built once per
 // failed request, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
+mod admin;
 mod bridge_config;
 mod ccp;
 mod confluence;
+mod confluence_comments;
 mod confluence_pages;
 mod cpm;
 mod error;
+mod faults;
 mod files;
 mod http;
+mod ispss;
 mod perms;
 mod pki;
 mod pvwa;
 mod pvwa_accounts;
+mod pvwa_members;
+mod pvwa_ops;
+mod pvwa_safes;
 mod seed;
+mod seed_check;
 mod state;
 mod tls;
 mod wiki;
@@ -38,6 +51,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub use error::SimError;
+pub use faults::{Faults, parse_fault_spec};
 
 /// The built-in demo data (documented in `SEED.md`).
 pub const DEMO_SEED: &str = include_str!("demo-seed.yaml");
@@ -124,7 +138,8 @@ impl SimHandle {
     }
 
     /// Fault switch: while down, the CCP answers 400 APPAP007E ("connection to the Vault has
-    /// failed"), the trigger of the bridge's read-only fallback.
+    /// failed"), the trigger of the bridge's read-only fallback, and the PVWA answers 500
+    /// CAWS00001E. The same switch as [`Faults::vault_down`].
     pub fn set_vault_down(&self, down: bool) {
         self.world.vault().vault_down = down;
     }
@@ -133,6 +148,34 @@ impl SimHandle {
     /// token at its next use.
     pub fn set_session_timeout(&self, timeout: Duration) {
         self.world.vault().session_timeout = timeout;
+    }
+
+    /// Replaces every fault setting of the simulated CyberArk services (see [`Faults`]) and
+    /// restarts the deterministic rate counters. `Faults::default()` clears them.
+    pub fn set_faults(&self, faults: Faults) -> Result<(), SimError> {
+        faults.validate()?;
+        self.world.set_faults(faults);
+        Ok(())
+    }
+
+    /// The current fault settings.
+    pub fn faults(&self) -> Faults {
+        self.world.current_faults()
+    }
+
+    /// Ends every PVWA session (as a PVWA restart or a load-balancer node switch does); returns
+    /// how many there were.
+    pub fn kill_sessions(&self) -> usize {
+        let mut vault = self.world.vault();
+        let n = vault.sessions.len();
+        vault.sessions.clear();
+        n
+    }
+
+    /// ISPSS mode: the PVWA accepts only `Authorization: Bearer <token>` (tokens from
+    /// `/auth/Cyberark/Logon` or `POST /oauth2/platformtoken`).
+    pub fn set_bearer_only(&self, bearer_only: bool) {
+        self.world.vault().bearer_only = bearer_only;
     }
 
     /// Stops the three servers (open connections finish their request) and the CPM task.
@@ -247,6 +290,10 @@ pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
             tls::server_config(&pki, true)?,
             ccp::router(world.clone()),
             Some(ccp::FOLDER),
+            Some(faults::Gate {
+                world: world.clone(),
+                service: faults::Service::Ccp,
+            }),
             stop_rx.clone(),
         ),
         tls::spawn_server(
@@ -255,6 +302,10 @@ pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
             tls::server_config(&pki, false)?,
             pvwa::router(world.clone()),
             Some(pvwa::FOLDER),
+            Some(faults::Gate {
+                world: world.clone(),
+                service: faults::Service::Pvwa,
+            }),
             stop_rx.clone(),
         ),
         tls::spawn_server(
@@ -262,6 +313,7 @@ pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
             conf_listener,
             tls::server_config(&pki, false)?,
             confluence::router(world.clone()),
+            None,
             None,
             stop_rx.clone(),
         ),

@@ -1,5 +1,7 @@
-//! The PVWA REST API (`/PasswordVault/API/...`): logon/logoff and session handling. The account
-//! endpoints are in [`crate::pvwa_accounts`].
+//! The PVWA REST API (`/PasswordVault/API/...`): the router, logon/logoff and session handling.
+//! Accounts are in [`crate::pvwa_accounts`] and [`crate::pvwa_ops`], safes and members in
+//! [`crate::pvwa_safes`] and [`crate::pvwa_members`]; the same server also hosts the ISPSS token
+//! endpoint ([`crate::ispss`]) and the simulator's admin endpoint ([`crate::admin`]).
 //!
 //! Paths match ignoring case and with an optional trailing `/`; JSON body keys bind ignoring
 //! case. Tokens are opaque ~200-character base64 strings returned as a JSON string literal; a
@@ -21,9 +23,13 @@ use serde_json::{Value, json};
 
 use crate::http::{self, LooseBody};
 use crate::pvwa_accounts as accounts;
+use crate::pvwa_members as members;
+use crate::pvwa_ops as ops;
+use crate::pvwa_safes as safes;
 use crate::state::Session;
 use crate::tls::PathFolder;
 use crate::world::World;
+use crate::{admin, ispss};
 
 /// Path segments the PVWA matches ignoring case.
 pub(crate) const FOLDER: PathFolder = PathFolder {
@@ -39,6 +45,17 @@ pub(crate) const FOLDER: PathFolder = PathFolder {
         "Retrieve",
         "Change",
         "Activities",
+        "SetNextPassword",
+        "Update",
+        "Verify",
+        "Reconcile",
+        "CheckIn",
+        "Secret",
+        "Versions",
+        "Safes",
+        "Members",
+        "oauth2",
+        "platformtoken",
     ],
 };
 
@@ -52,13 +69,56 @@ pub(crate) fn router(world: Arc<World>) -> Router {
             "/PasswordVault/API/Accounts/{id}/Password/Retrieve",
             post(accounts::retrieve),
         )
+        .route("/PasswordVault/API/Accounts/{id}/Change", post(ops::change))
         .route(
-            "/PasswordVault/API/Accounts/{id}/Change",
-            post(accounts::change),
+            "/PasswordVault/API/Accounts/{id}/SetNextPassword",
+            post(ops::set_next_password),
+        )
+        .route(
+            "/PasswordVault/API/Accounts/{id}/Password/Update",
+            post(ops::password_update),
+        )
+        .route("/PasswordVault/API/Accounts/{id}/Verify", post(ops::verify))
+        .route(
+            "/PasswordVault/API/Accounts/{id}/Reconcile",
+            post(ops::reconcile),
+        )
+        .route(
+            "/PasswordVault/API/Accounts/{id}/CheckIn",
+            post(ops::check_in),
+        )
+        .route(
+            "/PasswordVault/API/Accounts/{id}/Secret/Versions",
+            get(ops::versions),
         )
         .route(
             "/PasswordVault/API/Accounts/{id}/Activities",
-            get(accounts::activities),
+            get(ops::activities),
+        )
+        .route(
+            "/PasswordVault/API/Safes",
+            get(safes::list).post(safes::add),
+        )
+        .route(
+            "/PasswordVault/API/Safes/{safe}",
+            get(safes::get_one).put(safes::update).delete(safes::delete),
+        )
+        .route(
+            "/PasswordVault/API/Safes/{safe}/Members",
+            get(members::list).post(members::add),
+        )
+        .route(
+            "/PasswordVault/API/Safes/{safe}/Members/{member}",
+            get(members::get_one)
+                .put(members::update)
+                .delete(members::delete),
+        )
+        .route("/oauth2/platformtoken", post(ispss::platform_token))
+        .route(
+            "/__arkbridge_sim/faults",
+            get(admin::get_faults)
+                .post(admin::set_faults)
+                .delete(admin::clear_faults),
         )
         .fallback(|| async { http::empty(StatusCode::NOT_FOUND) })
         .layer(axum::middleware::map_response(no_cache))
@@ -105,21 +165,45 @@ pub(crate) fn bad_body() -> Response {
     )
 }
 
-/// The session user of a request, from `Authorization: <token>` or `Authorization: Bearer <token>`.
-pub(crate) fn session_user(world: &World, headers: &HeaderMap) -> Result<String, Response> {
+/// The token of `Authorization: <token>` or `Authorization: Bearer <token>`, with whether the
+/// `Bearer` scheme was used.
+fn auth_token(headers: &HeaderMap) -> (&str, bool) {
     let raw = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .unwrap_or("");
-    let token = match raw.split_once(' ') {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("Bearer") => rest.trim(),
-        _ => raw,
-    };
+    match raw.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("Bearer") => (rest.trim(), true),
+        _ => (raw, false),
+    }
+}
+
+/// The session user of a request. In Bearer-only (ISPSS) mode a raw token is refused.
+pub(crate) fn session_user(world: &World, headers: &HeaderMap) -> Result<String, Response> {
+    let (token, bearer) = auth_token(headers);
     if token.is_empty() {
         return Err(unauthorized());
     }
-    world.vault().session_user(token).ok_or_else(unauthorized)
+    let mut vault = world.vault();
+    if vault.bearer_only && !bearer {
+        return Err(unauthorized());
+    }
+    vault.session_user(token).ok_or_else(unauthorized)
+}
+
+/// Opens a session for `user` and returns its token.
+pub(crate) fn open_session(world: &World, user: &str, expires: Option<Instant>) -> String {
+    let token = new_token();
+    world.vault().sessions.insert(
+        token.clone(),
+        Session {
+            user: user.to_string(),
+            last_used: Instant::now(),
+            expires,
+        },
+    );
+    token
 }
 
 fn new_token() -> String {
@@ -159,14 +243,8 @@ async fn logon(State(world): State<Arc<World>>, body: Bytes) -> Response {
             .sessions
             .retain(|_, s| !s.user.eq_ignore_ascii_case(&user));
     }
-    let token = new_token();
-    vault.sessions.insert(
-        token.clone(),
-        Session {
-            user: user.clone(),
-            last_used: Instant::now(),
-        },
-    );
+    drop(vault);
+    let token = open_session(&world, &user, None);
     tracing::debug!(user, concurrent, "PVWA: logon");
     http::json(StatusCode::OK, &Value::String(token))
 }
@@ -175,16 +253,7 @@ async fn logoff(State(world): State<Arc<World>>, headers: HeaderMap) -> Response
     if let Err(resp) = session_user(&world, &headers) {
         return resp;
     }
-    let raw = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .trim();
-    let token = raw
-        .split_once(' ')
-        .filter(|(s, _)| s.eq_ignore_ascii_case("Bearer"))
-        .map(|(_, t)| t.trim())
-        .unwrap_or(raw);
+    let (token, _) = auth_token(&headers);
     world.vault().sessions.remove(token);
     http::empty(StatusCode::OK)
 }

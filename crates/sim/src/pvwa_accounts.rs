@@ -1,8 +1,10 @@
-//! PVWA account endpoints: list/search, get, password retrieve, CPM change and activities.
+//! PVWA account endpoints: list/search, get and password retrieve (the CPM operations are in
+//! [`crate::pvwa_ops`]).
 //!
 //! Visibility follows the `listAccounts` safe permission (an invisible account is a 404),
-//! retrieval needs `retrieveAccounts`, Change needs `initiateCPMAccountManagementOperations`
-//! (403 PASWS041E otherwise). Error codes not confirmed by the reference material carry the
+//! retrieval needs `retrieveAccounts` (403 PASWS041E otherwise), a reason when the platform
+//! requires one (PASWS088E) and, for an exclusive account, that nobody else holds it (PASWS143E);
+//! it then locks the account to the retriever. `Version` picks an older secret version. Error codes not confirmed by the reference material carry the
 //! `ARKSIM` prefix so nobody mistakes them for real Vault codes.
 
 use std::sync::Arc;
@@ -17,17 +19,18 @@ use serde_json::{Map, Value, json};
 use crate::http::{self, LooseBody, Params};
 use crate::perms::Permission;
 use crate::pvwa::{bad_body, error, forbidden, session_user};
+use secrecy::ExposeSecret;
+
 use crate::state::{self, Account, Activity, Principal, Vault};
-use crate::world::{CpmJob, World};
+use crate::world::World;
 
 /// Simulator-specific activity codes (not taken from a real Vault).
 pub(crate) const ACTION_PVWA_RETRIEVE: (&str, u32) = ("Retrieve password", 295);
-pub(crate) const ACTION_CHANGE_REQUEST: (&str, u32) = ("Change password", 97);
 
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 1000;
 
-fn not_found(id: &str) -> Response {
+pub(crate) fn not_found(id: &str) -> Response {
     error(
         StatusCode::NOT_FOUND,
         "ARKSIM404E",
@@ -49,6 +52,12 @@ pub(crate) fn account_json(a: &Account) -> Value {
         sm.insert("status".into(), json!(status));
     }
     sm.insert("lastModifiedTime".into(), json!(a.last_modified));
+    if let Some(t) = a.cpm.last_verified {
+        sm.insert("lastVerifiedTime".into(), json!(t));
+    }
+    if let Some(t) = a.cpm.last_reconciled {
+        sm.insert("lastReconciledTime".into(), json!(t));
+    }
     json!({
         "categoryModificationTime": a.created,
         "platformId": a.platform_id,
@@ -112,7 +121,7 @@ fn parse_filter(text: &str) -> Result<Vec<Filter>, Response> {
     Ok(out)
 }
 
-fn numeric(params: &Params, name: &str) -> Result<Option<usize>, Response> {
+pub(crate) fn numeric(params: &Params, name: &str) -> Result<Option<usize>, Response> {
     match params.get(name) {
         None => Ok(None),
         Some(v) => v.trim().parse::<usize>().map(Some).map_err(|_| {
@@ -216,7 +225,7 @@ pub(crate) async fn list(
     let mut body = Map::new();
     body.insert("value".into(), Value::Array(page));
     body.insert("count".into(), json!(total));
-    if offset + limit < total {
+    if offset.saturating_add(limit) < total {
         let mut next = format!("api/Accounts?offset={}&limit={limit}", offset + limit);
         for name in ["search", "searchType", "sort", "filter"] {
             if let Some(v) = params.get(name) {
@@ -232,7 +241,7 @@ pub(crate) async fn list(
 }
 
 /// Finds a visible account; `Err` is the 404 response.
-fn find(vault: &Vault, id: &str, user: &str) -> Result<usize, Response> {
+pub(crate) fn find(vault: &Vault, id: &str, user: &str) -> Result<usize, Response> {
     vault
         .account_index(id)
         .filter(|i| visible(vault, &vault.accounts[*i], user))
@@ -275,6 +284,7 @@ pub(crate) async fn retrieve(
         .unwrap_or("");
     let ticket = body.str("TicketId").unwrap_or("");
     let machine = body.str("Machine").unwrap_or("");
+    let version = loose_u32(body.get("Version"));
     let mut vault = world.vault();
     let i = match find(&vault, &id, &user) {
         Ok(i) => i,
@@ -284,6 +294,31 @@ pub(crate) async fn retrieve(
     if !vault.has(&safe, Principal::User(&user), Permission::RetrieveAccounts) {
         return forbidden();
     }
+    let account = &vault.accounts[i];
+    if account.require_reason && reason.trim().is_empty() {
+        return missing_parameter("Reason");
+    }
+    let secret = match version {
+        Some(Ok(0)) | None => account.secret.expose_secret().to_string(),
+        Some(Ok(v)) => match account.versions.iter().find(|x| x.id == v && !x.temporary) {
+            Some(x) => x.secret.expose_secret().to_string(),
+            None => return content_not_found(),
+        },
+        Some(Err(())) => return not_numeric("Version"),
+    };
+    let secret = zeroize::Zeroizing::new(secret);
+    if account.exclusive {
+        match &account.locked_by {
+            Some(holder) if !holder.eq_ignore_ascii_case(&user) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "PASWS143E",
+                    "Password is locked by another user.",
+                );
+            }
+            _ => {}
+        }
+    }
     let mut more = Vec::new();
     if !ticketing.is_empty() || !ticket.is_empty() {
         more.push(format!("Ticket {ticketing} {ticket}").trim().to_string());
@@ -292,6 +327,9 @@ pub(crate) async fn retrieve(
         more.push(format!("Machine {machine}"));
     }
     let account = &mut vault.accounts[i];
+    if account.exclusive {
+        account.locked_by = Some(user.clone());
+    }
     account.log(Activity {
         date: state::now_epoch(),
         user: user.clone(),
@@ -303,97 +341,44 @@ pub(crate) async fn retrieve(
         reason,
     });
     tracing::debug!(user, account = id, "PVWA: password retrieved");
-    use secrecy::ExposeSecret;
-    http::json(
-        StatusCode::OK,
-        &Value::String(account.secret.expose_secret().to_string()),
+    http::json(StatusCode::OK, &Value::String(secret.to_string()))
+}
+
+/// 400 PASWS088E for a missing mandatory body parameter.
+pub(crate) fn missing_parameter(name: &str) -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "PASWS088E",
+        format!("Missing mandatory parameter - {name}."),
     )
 }
 
-pub(crate) async fn change(
-    State(world): State<Arc<World>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
-    let user = match session_user(&world, &headers) {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
-    let Some(body) = LooseBody::parse(&body) else {
-        return bad_body();
-    };
-    // Both spellings are accepted; the simulator has no account groups, so the value only
-    // appears in the activity log.
-    let group = body
-        .bool("ChangeEntireGroup")
-        .or_else(|| body.bool("ChangeCredsForGroup"));
-    let mut vault = world.vault();
-    let i = match find(&vault, &id, &user) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    let safe = vault.accounts[i].safe.clone();
-    if !vault.has(&safe, Principal::User(&user), Permission::InitiateCpm) {
-        return forbidden();
-    }
-    let account = &mut vault.accounts[i];
-    account.log(Activity {
-        date: state::now_epoch(),
-        user: user.clone(),
-        action: ACTION_CHANGE_REQUEST.0,
-        action_id: ACTION_CHANGE_REQUEST.1,
-        client_id: "PVWA",
-        alert: false,
-        more_info: match group {
-            Some(g) => format!("Immediate change requested (change entire group: {g})"),
-            None => "Immediate change requested".into(),
-        },
-        reason: String::new(),
-    });
-    if !account.cpm.in_process {
-        account.cpm.in_process = true;
-        account.cpm.status = Some("inProcess");
-        let _ = world.cpm.send(CpmJob {
-            account_id: account.id.clone(),
-        });
-    }
-    tracing::debug!(user, account = id, "PVWA: change requested");
-    http::empty(StatusCode::OK)
+fn not_numeric(name: &str) -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "PASWS018E",
+        format!("Input parameter for [{name}] value should be numeric."),
+    )
 }
 
-pub(crate) async fn activities(
-    State(world): State<Arc<World>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let user = match session_user(&world, &headers) {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
-    let vault = world.vault();
-    let i = match find(&vault, &id, &user) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    let list: Vec<Value> = vault.accounts[i]
-        .activities
-        .iter()
-        .rev()
-        .map(|a| {
-            json!({
-                "Date": a.date,
-                "User": a.user,
-                "Action": a.action,
-                "ActionID": a.action_id,
-                "ClientID": a.client_id,
-                "Alert": a.alert,
-                "MoreInfo": a.more_info,
-                "Reason": a.reason,
-            })
-        })
-        .collect();
-    http::json(StatusCode::OK, &json!({ "Activities": list }))
+/// The 404 of a missing secret version (the message psPAS users report).
+fn content_not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "ARKSIM404E",
+        "Content of account was not found.",
+    )
+}
+
+/// A JSON number or numeric string; `Err` when present but not a non-negative integer.
+pub(crate) fn loose_u32(v: Option<&Value>) -> Option<Result<u32, ()>> {
+    match v? {
+        Value::Number(n) => Some(n.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or(())),
+        Value::String(s) if s.trim().is_empty() => None,
+        Value::String(s) => Some(s.trim().parse().map_err(|_| ())),
+        Value::Null => None,
+        _ => Some(Err(())),
+    }
 }
 
 #[cfg(test)]

@@ -30,7 +30,20 @@ pub(crate) struct Seed {
     pub(crate) spaces: Vec<SeedSpace>,
     #[serde(default)]
     pub(crate) pages: Vec<SeedPage>,
+    #[serde(default)]
+    pub(crate) platforms: Vec<SeedPlatform>,
     pub(crate) bridge: SeedBridge,
+}
+
+/// Platform behaviour shared by the accounts with that `platformId`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct SeedPlatform {
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) exclusive: bool,
+    #[serde(default)]
+    pub(crate) require_reason: bool,
 }
 
 #[derive(Deserialize)]
@@ -39,6 +52,10 @@ pub(crate) struct SeedSafe {
     pub(crate) name: String,
     #[serde(default)]
     pub(crate) description: String,
+    #[serde(default = "default_cpm", rename = "managingCPM")]
+    pub(crate) managing_cpm: String,
+    #[serde(default)]
+    pub(crate) olac_enabled: bool,
     #[serde(default)]
     pub(crate) accounts: Vec<SeedAccount>,
     #[serde(default)]
@@ -66,6 +83,12 @@ pub(crate) struct SeedAccount {
     pub(crate) device_type: Option<String>,
     #[serde(default)]
     pub(crate) secret_of: Option<SecretOf>,
+    /// Overrides the platform's `exclusive`.
+    #[serde(default)]
+    pub(crate) exclusive: Option<bool>,
+    /// Overrides the platform's `requireReason`.
+    #[serde(default)]
+    pub(crate) require_reason: Option<bool>,
 }
 
 /// Makes an account's secret the same value as another simulated credential.
@@ -123,6 +146,8 @@ pub(crate) struct SeedPvwaUser {
     pub(crate) username: String,
     #[serde(default)]
     pub(crate) password: Option<String>,
+    #[serde(default)]
+    pub(crate) add_safes: bool,
 }
 
 #[derive(Deserialize)]
@@ -182,6 +207,9 @@ fn default_secret_type() -> String {
 fn yes() -> bool {
     true
 }
+fn default_cpm() -> String {
+    "PasswordManager".into()
+}
 fn default_app_id() -> String {
     "arkbridge".into()
 }
@@ -218,149 +246,12 @@ pub(crate) fn parse(text: &str, origin: &str) -> Result<Seed, SimError> {
     Ok(seed)
 }
 
-fn dup<'a>(what: &str, names: impl Iterator<Item = &'a str>) -> Result<(), SimError> {
-    let mut seen = BTreeSet::new();
-    for n in names {
-        if n.trim().is_empty() {
-            return Err(SimError::SeedInvalid(format!("a {what} has an empty name")));
-        }
-        if !seen.insert(n.to_ascii_lowercase()) {
-            return Err(SimError::SeedInvalid(format!(
-                "{what} `{n}` is defined twice"
-            )));
-        }
-    }
-    Ok(())
-}
-
 impl Seed {
-    fn validate(&self) -> Result<(), SimError> {
-        let bad = |m: String| Err(SimError::SeedInvalid(m));
-        dup("safe", self.safes.iter().map(|s| s.name.as_str()))?;
-        dup(
-            "application",
-            self.applications.iter().map(|a| a.name.as_str()),
-        )?;
-        dup(
-            "PVWA user",
-            self.pvwa_users.iter().map(|u| u.username.as_str()),
-        )?;
-        dup(
-            "Confluence user",
-            self.confluence_users.iter().map(|u| u.email.as_str()),
-        )?;
-        dup("group", self.groups.iter().map(|g| g.name.as_str()))?;
-        dup("space", self.spaces.iter().map(|s| s.key.as_str()))?;
-        let has_pvwa = |n: &str| {
-            self.pvwa_users
-                .iter()
-                .any(|u| u.username.eq_ignore_ascii_case(n))
-        };
-        let has_conf = |n: &str| {
-            self.confluence_users
-                .iter()
-                .any(|u| u.email.eq_ignore_ascii_case(n))
-        };
-        let has_app = |n: &str| {
-            self.applications
-                .iter()
-                .any(|a| a.name.eq_ignore_ascii_case(n))
-        };
-        let has_group = |n: &str| self.groups.iter().any(|g| g.name.eq_ignore_ascii_case(n));
-        for safe in &self.safes {
-            dup(
-                &format!("account in safe {}", safe.name),
-                safe.accounts.iter().map(|a| a.name.as_str()),
-            )?;
-            for m in &safe.members {
-                let ok = match m.member_type {
-                    MemberType::User => has_pvwa(&m.name),
-                    MemberType::App => has_app(&m.name),
-                    MemberType::Group => has_group(&m.name),
-                };
-                if !ok {
-                    return bad(format!(
-                        "safe {}: member `{}` of type {:?} is not defined",
-                        safe.name, m.name, m.member_type
-                    ));
-                }
-                m.permissions
-                    .resolve(&format!("safe {} member {}", safe.name, m.name))?;
-            }
-            for a in &safe.accounts {
-                if let Some(link) = &a.secret_of {
-                    match (&link.pvwa_user, &link.confluence_user) {
-                        (Some(u), None) if has_pvwa(u) => {}
-                        (None, Some(u)) if has_conf(u) => {}
-                        _ => {
-                            return bad(format!(
-                                "account {}/{}: secretOf must name exactly one defined pvwaUser or confluenceUser",
-                                safe.name, a.name
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-        for g in &self.groups {
-            for m in &g.members {
-                if !has_conf(m) && !has_pvwa(m) {
-                    return bad(format!(
-                        "group {}: member `{m}` is not a defined user",
-                        g.name
-                    ));
-                }
-            }
-        }
-        for p in &self.pages {
-            if !self.spaces.iter().any(|s| s.key == p.space) {
-                return bad(format!(
-                    "page `{}`: space {} is not defined",
-                    p.title, p.space
-                ));
-            }
-            if let Some(a) = &p.author
-                && !has_conf(a)
-            {
-                return bad(format!(
-                    "page `{}`: author {a} is not a Confluence user",
-                    p.title
-                ));
-            }
-        }
-        let b = &self.bridge;
-        if !has_app(&b.app_id) {
-            return bad(format!(
-                "bridge.appId `{}` is not a defined application",
-                b.app_id
-            ));
-        }
-        if !has_conf(&b.confluence_user) {
-            return bad(format!(
-                "bridge.confluenceUser `{}` is not a defined Confluence user",
-                b.confluence_user
-            ));
-        }
-        if !has_pvwa(&b.pvwa_user) {
-            return bad(format!(
-                "bridge.pvwaUser `{}` is not a defined PVWA user",
-                b.pvwa_user
-            ));
-        }
-        for safe in b.rotation.keys() {
-            if !self.safes.iter().any(|s| &s.name == safe) {
-                return bad(format!("bridge.rotation names unknown safe `{safe}`"));
-            }
-        }
-        for (i, g) in b.grants.iter().enumerate() {
-            if !has_group(&g.group) {
-                return bad(format!(
-                    "bridge.grants[{i}]: group `{}` is not defined",
-                    g.group
-                ));
-            }
-        }
-        Ok(())
+    /// The platform entry of `platform_id`, if the seed lists one.
+    pub(crate) fn platform(&self, platform_id: &str) -> Option<&SeedPlatform> {
+        self.platforms
+            .iter()
+            .find(|p| p.id.eq_ignore_ascii_case(platform_id))
     }
 }
 

@@ -25,22 +25,48 @@ pub(crate) struct Vault {
     pub(crate) sessions: HashMap<String, Session>,
     pub(crate) vault_down: bool,
     pub(crate) session_timeout: Duration,
+    /// ISPSS style: only `Authorization: Bearer <token>` is accepted.
+    pub(crate) bearer_only: bool,
+    /// The next safe number and safe-member id to hand out.
+    pub(crate) next_safe_number: u32,
+    pub(crate) next_member_id: u64,
 }
 
+#[derive(Clone)]
 pub(crate) struct Safe {
     pub(crate) name: String,
-    /// Kept for the Safes endpoints (account ids already embed it).
-    #[allow(dead_code)]
     pub(crate) number: u32,
-    #[allow(dead_code)]
     pub(crate) description: String,
+    pub(crate) location: String,
+    pub(crate) olac_enabled: bool,
+    pub(crate) managing_cpm: String,
+    pub(crate) versions_retention: Option<u32>,
+    pub(crate) days_retention: Option<u32>,
+    pub(crate) auto_purge: bool,
+    pub(crate) creator: String,
+    /// Epoch seconds.
+    pub(crate) created: i64,
+    /// Epoch microseconds, as the PVWA reports it.
+    pub(crate) last_modified_us: i64,
     pub(crate) members: Vec<Member>,
 }
 
+#[derive(Clone)]
 pub(crate) struct Member {
+    pub(crate) id: u64,
     pub(crate) name: String,
     pub(crate) kind: MemberType,
     pub(crate) permissions: BTreeSet<Permission>,
+}
+
+/// One stored value of an account's secret (`GET .../Secret/Versions`).
+pub(crate) struct SecretVersion {
+    pub(crate) id: u32,
+    pub(crate) secret: SecretString,
+    pub(crate) modified: i64,
+    pub(crate) modified_by: String,
+    /// A value the CPM is still setting on the target.
+    pub(crate) temporary: bool,
 }
 
 /// What a linked account's secret also is.
@@ -67,6 +93,16 @@ pub(crate) struct Account {
     pub(crate) cpm: CpmState,
     pub(crate) link: Option<Link>,
     pub(crate) activities: Vec<Activity>,
+    /// Exclusive (check-out) account: a PVWA retrieval locks it to the retriever.
+    pub(crate) exclusive: bool,
+    /// PVWA retrieval needs a `reason`.
+    pub(crate) require_reason: bool,
+    /// The user holding an exclusive account.
+    pub(crate) locked_by: Option<String>,
+    /// The value `SetNextPassword` asked the CPM to set at its next change.
+    pub(crate) next_secret: Option<SecretString>,
+    /// Every value the secret had, oldest first; the last non-temporary one is `secret`.
+    pub(crate) versions: Vec<SecretVersion>,
 }
 
 /// The CPM's view of an account.
@@ -77,6 +113,8 @@ pub(crate) struct CpmState {
     pub(crate) in_process: bool,
     pub(crate) last_task: Option<&'static str>,
     pub(crate) last_success_change: Option<i64>,
+    pub(crate) last_verified: Option<i64>,
+    pub(crate) last_reconciled: Option<i64>,
 }
 
 pub(crate) struct Activity {
@@ -101,11 +139,15 @@ pub(crate) struct App {
 pub(crate) struct PvwaUser {
     pub(crate) username: String,
     pub(crate) password: SecretString,
+    /// The Vault authorization "Add Safes" (always held by `Administrator`).
+    pub(crate) add_safes: bool,
 }
 
 pub(crate) struct Session {
     pub(crate) user: String,
     pub(crate) last_used: Instant,
+    /// Absolute end of an ISPSS platform token's life.
+    pub(crate) expires: Option<Instant>,
 }
 
 /// The kind of principal asking for safe permissions.
@@ -117,6 +159,11 @@ pub(crate) enum Principal<'a> {
 
 pub(crate) fn now_epoch() -> i64 {
     jiff::Timestamp::now().as_second()
+}
+
+/// Now in epoch microseconds (safe `lastModificationTime`).
+pub(crate) fn now_micros() -> i64 {
+    jiff::Timestamp::now().as_microsecond()
 }
 
 /// A random password: 20 characters, letters, digits and a few symbols, never a digit first or
@@ -148,6 +195,27 @@ impl Vault {
         self.safes
             .iter()
             .find(|s| s.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Whether `name` is a PVWA user, an application or a group, and which.
+    pub(crate) fn principal_kind(&self, name: &str) -> Option<MemberType> {
+        if self
+            .users
+            .iter()
+            .any(|u| u.username.eq_ignore_ascii_case(name))
+        {
+            Some(MemberType::User)
+        } else if self.app(name).is_some() {
+            Some(MemberType::App)
+        } else if self
+            .groups
+            .iter()
+            .any(|(g, _)| g.eq_ignore_ascii_case(name))
+        {
+            Some(MemberType::Group)
+        } else {
+            None
+        }
     }
 
     fn in_group(&self, group: &str, who: &str) -> bool {
@@ -207,11 +275,12 @@ impl Vault {
     pub(crate) fn session_user(&mut self, token: &str) -> Option<String> {
         let timeout = self.session_timeout;
         let session = self.sessions.get_mut(token)?;
-        if session.last_used.elapsed() >= timeout {
+        let now = Instant::now();
+        if session.last_used.elapsed() >= timeout || session.expires.is_some_and(|e| e <= now) {
             self.sessions.remove(token);
             return None;
         }
-        session.last_used = Instant::now();
+        session.last_used = now;
         Some(session.user.clone())
     }
 }
@@ -219,6 +288,26 @@ impl Vault {
 impl Account {
     pub(crate) fn log(&mut self, activity: Activity) {
         self.activities.push(activity);
+    }
+
+    /// The id the next secret version gets.
+    pub(crate) fn next_version_id(&self) -> u32 {
+        self.versions.last().map_or(1, |v| v.id + 1)
+    }
+
+    /// Makes `value` the current secret and records it as a new version.
+    pub(crate) fn set_secret(&mut self, value: &str, by: &str, now: i64) {
+        self.versions.retain(|v| !v.temporary);
+        let id = self.next_version_id();
+        self.versions.push(SecretVersion {
+            id,
+            secret: SecretString::from(value),
+            modified: now,
+            modified_by: by.to_string(),
+            temporary: false,
+        });
+        self.secret = SecretString::from(value);
+        self.last_modified = now;
     }
 }
 

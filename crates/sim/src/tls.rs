@@ -21,6 +21,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt;
 
 use crate::error::SimError;
+use crate::faults::{self, Decision, Gate};
 use crate::pki::{self, Pki};
 
 /// Who is on the other end of a connection.
@@ -135,6 +136,7 @@ pub(crate) fn spawn_server(
     config: Arc<rustls::ServerConfig>,
     router: Router,
     folder: Option<PathFolder>,
+    gate: Option<Gate>,
     mut shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
@@ -148,7 +150,8 @@ pub(crate) fn spawn_server(
                     let acceptor = acceptor.clone();
                     let router = router.clone();
                     let conn_shutdown = shutdown.clone();
-                    conns.spawn(serve_connection(name, acceptor, tcp, peer, router, folder, conn_shutdown));
+                    let gate = gate.clone();
+                    conns.spawn(serve_connection(name, acceptor, tcp, peer, Routing { router, folder, gate }, conn_shutdown));
                 }
                 Some(_) = conns.join_next(), if !conns.is_empty() => {}
             }
@@ -165,15 +168,39 @@ pub(crate) fn spawn_server(
     })
 }
 
+/// How a server turns a request into a response.
+struct Routing {
+    router: Router,
+    folder: Option<PathFolder>,
+    gate: Option<Gate>,
+}
+
+/// The service error that makes hyper close the connection without answering (the
+/// `drop_connection` fault).
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by fault injection")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
 async fn serve_connection(
     name: &'static str,
     acceptor: tokio_rustls::TlsAcceptor,
     tcp: tokio::net::TcpStream,
     peer: SocketAddr,
-    router: Router,
-    folder: Option<PathFolder>,
+    routing: Routing,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let Routing {
+        router,
+        folder,
+        gate,
+    } = routing;
     let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await;
     let tls = match handshake {
         Ok(Ok(tls)) => tls,
@@ -199,7 +226,29 @@ async fn serve_connection(
         }
         tracing::debug!(server = name, method = %req.method(), path = req.uri().path(), "request");
         req.extensions_mut().insert(info.clone());
-        router.clone().oneshot(req)
+        let router = router.clone();
+        let gate = gate.clone();
+        async move {
+            let decision = match &gate {
+                Some(g) => g.decide(req.uri().path()).await,
+                None => Decision::Pass { malformed: false },
+            };
+            match decision {
+                Decision::Drop => Err(Dropped),
+                Decision::Respond(resp) => Ok(resp),
+                Decision::Pass { malformed } => {
+                    let resp = match router.oneshot(req).await {
+                        Ok(resp) => resp,
+                        Err(never) => match never {},
+                    };
+                    Ok(if malformed {
+                        faults::malform(resp).await
+                    } else {
+                        resp
+                    })
+                }
+            }
+        }
     });
     let conn =
         hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), service);

@@ -13,20 +13,32 @@ use tokio::sync::mpsc;
 use zeroize::Zeroizing;
 
 use crate::error::SimError;
+use crate::faults::{FaultState, Faults};
 use crate::seed::Seed;
 use crate::state::{
-    self, Account, App, CpmState, FIRST_SAFE_NUMBER, Link, Member, PvwaUser, Safe, Vault,
+    self, Account, App, CpmState, FIRST_SAFE_NUMBER, Link, Member, PvwaUser, Safe, SecretVersion,
+    Vault,
 };
 use crate::wiki::{self, Page, Space, Version, Wiki, WikiUser};
+
+/// What the simulated CPM is asked to do.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum CpmTask {
+    Change,
+    Verify,
+    Reconcile,
+}
 
 /// A request for the simulated CPM.
 pub(crate) struct CpmJob {
     pub(crate) account_id: String,
+    pub(crate) task: CpmTask,
 }
 
 pub(crate) struct World {
     vault: Mutex<Vault>,
     wiki: Mutex<Wiki>,
+    faults: Mutex<FaultState>,
     pub(crate) cpm: mpsc::UnboundedSender<CpmJob>,
     /// `https://localhost:PORT` of the Confluence server.
     pub(crate) confluence_base: String,
@@ -42,6 +54,7 @@ impl World {
         World {
             vault: Mutex::new(vault),
             wiki: Mutex::new(wiki),
+            faults: Mutex::new(FaultState::default()),
             cpm,
             confluence_base,
         }
@@ -53,6 +66,53 @@ impl World {
 
     pub(crate) fn wiki(&self) -> MutexGuard<'_, Wiki> {
         self.wiki.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn faults(&self) -> MutexGuard<'_, FaultState> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The current faults (`vault_down` comes from the Vault).
+    pub(crate) fn current_faults(&self) -> Faults {
+        let mut f = self.faults().faults.clone();
+        f.vault_down = self.vault().vault_down;
+        f
+    }
+
+    /// Replaces the faults and restarts the rate counters.
+    pub(crate) fn set_faults(&self, faults: Faults) {
+        self.vault().vault_down = faults.vault_down;
+        *self.faults() = FaultState {
+            faults,
+            ..FaultState::default()
+        };
+    }
+
+    /// Sets account `i`'s secret (a new version) and the credential it is linked to. Takes the
+    /// Vault lock so that it can release it before taking the Confluence lock.
+    pub(crate) fn set_account_secret(
+        &self,
+        mut vault: MutexGuard<'_, Vault>,
+        i: usize,
+        value: &str,
+        by: &str,
+    ) {
+        let now = state::now_epoch();
+        vault.accounts[i].set_secret(value, by, now);
+        match vault.accounts[i].link.clone() {
+            Some(Link::PvwaUser(name)) => {
+                if let Some(u) = vault.user_mut(&name) {
+                    u.password = SecretString::from(value);
+                }
+            }
+            Some(Link::ConfluenceUser(email)) => {
+                drop(vault);
+                if let Some(u) = self.wiki().user_mut(&email) {
+                    u.token = Some(SecretString::from(value));
+                }
+            }
+            None => {}
+        }
     }
 }
 
@@ -73,6 +133,11 @@ fn device_type_for(platform: &str) -> &'static str {
     } else {
         "Application"
     }
+}
+
+fn next_member_id(counter: &mut u64) -> u64 {
+    *counter += 1;
+    *counter
 }
 
 /// Builds the Vault and the Confluence site from a validated seed.
@@ -100,6 +165,8 @@ pub(crate) fn build(seed: &Seed) -> Result<(Vault, Wiki), SimError> {
         .collect();
 
     let now = state::now_epoch();
+    let now_us = state::now_micros();
+    let mut member_ids = 0u64;
     let mut safes = Vec::new();
     let mut accounts = Vec::new();
     for (i, s) in seed.safes.iter().enumerate() {
@@ -107,6 +174,7 @@ pub(crate) fn build(seed: &Seed) -> Result<(Vault, Wiki), SimError> {
         let mut members = Vec::new();
         for m in &s.members {
             members.push(Member {
+                id: 200 + next_member_id(&mut member_ids),
                 name: m.name.clone(),
                 kind: m.member_type,
                 permissions: m
@@ -118,6 +186,15 @@ pub(crate) fn build(seed: &Seed) -> Result<(Vault, Wiki), SimError> {
             name: s.name.clone(),
             number,
             description: s.description.clone(),
+            location: "\\".into(),
+            olac_enabled: s.olac_enabled,
+            managing_cpm: s.managing_cpm.clone(),
+            versions_retention: None,
+            days_retention: Some(7),
+            auto_purge: false,
+            creator: "Administrator".into(),
+            created: now,
+            last_modified_us: now_us,
             members,
         });
         for (n, a) in s.accounts.iter().enumerate() {
@@ -161,6 +238,7 @@ pub(crate) fn build(seed: &Seed) -> Result<(Vault, Wiki), SimError> {
                 },
                 (None, None) => Zeroizing::new(state::random_password()),
             };
+            let platform = seed.platform(&a.platform_id);
             accounts.push(Account {
                 id: format!("{number}_{}", n + 1),
                 safe: s.name.clone(),
@@ -170,6 +248,21 @@ pub(crate) fn build(seed: &Seed) -> Result<(Vault, Wiki), SimError> {
                 platform_id: a.platform_id.clone(),
                 secret_type: a.secret_type.clone(),
                 secret: SecretString::from(secret.as_str()),
+                versions: vec![SecretVersion {
+                    id: 1,
+                    secret: SecretString::from(secret.as_str()),
+                    modified: now,
+                    modified_by: "Administrator".into(),
+                    temporary: false,
+                }],
+                exclusive: a
+                    .exclusive
+                    .unwrap_or_else(|| platform.is_some_and(|p| p.exclusive)),
+                require_reason: a
+                    .require_reason
+                    .unwrap_or_else(|| platform.is_some_and(|p| p.require_reason)),
+                locked_by: None,
+                next_secret: None,
                 properties: a.properties.clone(),
                 device_type: a
                     .device_type
@@ -196,6 +289,7 @@ pub(crate) fn build(seed: &Seed) -> Result<(Vault, Wiki), SimError> {
             PvwaUser {
                 username: u.username.clone(),
                 password: SecretString::from(pw),
+                add_safes: u.add_safes || u.username.eq_ignore_ascii_case("Administrator"),
             }
         })
         .collect();
@@ -224,6 +318,9 @@ pub(crate) fn build(seed: &Seed) -> Result<(Vault, Wiki), SimError> {
         sessions: HashMap::new(),
         vault_down: false,
         session_timeout: Duration::from_secs(20 * 60),
+        bearer_only: false,
+        next_safe_number: FIRST_SAFE_NUMBER + seed.safes.len() as u32,
+        next_member_id: 200 + member_ids + 1,
     };
 
     let mut wiki = Wiki::new();

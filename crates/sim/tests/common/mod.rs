@@ -111,3 +111,43 @@ where
     }
     panic!("condition not reached");
 }
+
+/// Password of `Administrator` in [`with_admin_password`] seeds.
+pub const ADMIN_PASSWORD: &str = "admin-pass-1";
+
+/// A seed with a known `Administrator` password (the admin API needs it).
+pub fn with_admin_password(seed: &str) -> String {
+    seed.replacen(
+        "  - username: Administrator\n",
+        &format!("  - username: Administrator\n    password: {ADMIN_PASSWORD}\n"),
+        1,
+    )
+}
+
+/// One PVWA API call with a session token; returns the status and the JSON body (`Null` when
+/// the body is empty or not JSON).
+pub async fn pvwa(
+    c: &reqwest::Client,
+    info: &SimInfo,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut req = c
+        .request(
+            method,
+            format!("{}/PasswordVault/API/{path}", info.pvwa_url),
+        )
+        .header("Authorization", token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.bytes().await.unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
