@@ -29,6 +29,13 @@ EXTRA_SAFE = """
       - { name: Administrator, type: user, permissions: full }
 """
 
+# The Vault's predefined "Vault Admins" group (Administrator is in it), which aiobastion's
+# `safe.add` makes an owner of every new safe.
+EXTRA_GROUP = """
+  - name: Vault Admins
+    members: [Administrator]
+"""
+
 PLANTED = "Conformance-Secret-1!"
 ADMIN_PASSWORD = "Admin-Conformance-1"
 
@@ -38,16 +45,17 @@ def demo_seed() -> str:
     text = (HERE.parent / "crates" / "sim" / "src" / "demo-seed.yaml").read_text()
     text = text.replace("      - name: payments-db\n", f'      - name: payments-db\n        secret: "{PLANTED}"\n', 1)
     text = text.replace("  - username: Administrator\n", f'  - username: Administrator\n    password: "{ADMIN_PASSWORD}"\n', 1)
+    text = text.replace("\ngroups:\n", "\ngroups:\n" + EXTRA_GROUP.lstrip("\n"), 1)
     return text.replace("\nsafes:\n", "\nsafes:\n" + EXTRA_SAFE, 1)
 
 
 class Sim:
-    def __init__(self, root: pathlib.Path):
+    def __init__(self, root: pathlib.Path, cpm_delay_ms: int = 50):
         seed = root / "seed.yaml"
         seed.write_text(demo_seed())
         self.dir = root / "sim"
         self.proc = subprocess.Popen(
-            [BIN, "sim", "--dir", str(self.dir), "--seed", str(seed), "--cpm-delay-ms", "50"],
+            [BIN, "sim", "--dir", str(self.dir), "--seed", str(seed), "--cpm-delay-ms", str(cpm_delay_ms)],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,

@@ -1,5 +1,5 @@
 //! Real third-party clients against `arkbridge sim`: runs the Python suite in `conformance/`
-//! (pyaim's CCP client for now) with pinned versions in a venv under the target folder. The venv
+//! (pyaim for the CCP, aiobastion for the PVWA and CCP) with pinned versions in a venv under the target folder. The venv
 //! is created on first use by `conformance/setup-venv.sh`, which `.ci/run` also calls.
 
 use std::path::Path;

@@ -182,6 +182,18 @@ impl CcpClient {
 
     /// Like [`new`](Self::new), with a given retry policy and circuit breaker.
     pub fn with_resilience(cfg: &CcpConfig, resilience: Resilience) -> Result<Self, CyberArkError> {
+        Self::endpoint(cfg)?;
+        let tls = tls::client_config(
+            cfg.ca_cert.as_deref(),
+            cfg.client_cert.as_deref(),
+            cfg.client_key.as_deref(),
+        )?;
+        Self::from_tls(cfg, tls, resilience)
+    }
+
+    /// `{url}/{web_service}/api/Accounts`, after checking the URL, the service name and the
+    /// AppID.
+    fn endpoint(cfg: &CcpConfig) -> Result<String, CyberArkError> {
         let base = tls::base_url(&cfg.url, "CCP")?;
         let service = cfg.web_service.trim().trim_matches('/');
         if service.is_empty() || service.contains(['?', '#', '%', '+', '&']) {
@@ -190,19 +202,23 @@ impl CcpClient {
             )));
         }
         check_value("AppID", &cfg.app_id)?;
-        let tls = tls::client_config(
-            cfg.ca_cert.as_deref(),
-            cfg.client_cert.as_deref(),
-            cfg.client_key.as_deref(),
-        )?;
+        Ok(format!(
+            "{}/{}/api/Accounts",
+            base.as_str().trim_end_matches('/'),
+            service
+        ))
+    }
+
+    /// Builds the client on a finished TLS configuration.
+    fn from_tls(
+        cfg: &CcpConfig,
+        tls: rustls::ClientConfig,
+        resilience: Resilience,
+    ) -> Result<Self, CyberArkError> {
         let timeout = Duration::from_secs(u64::from(cfg.connection_timeout_secs) + 10);
         Ok(CcpClient {
             http: tls::http_client(tls, timeout)?,
-            endpoint: format!(
-                "{}/{}/api/Accounts",
-                base.as_str().trim_end_matches('/'),
-                service
-            ),
+            endpoint: Self::endpoint(cfg)?,
             app_id: cfg.app_id.clone(),
             connection_timeout_secs: cfg.connection_timeout_secs,
             resilience,
@@ -251,6 +267,9 @@ impl CcpClient {
         })
     }
 }
+
+#[path = "ccp_pkcs12.rs"]
+mod pkcs12;
 
 #[cfg(test)]
 mod tests {

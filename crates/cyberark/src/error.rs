@@ -33,6 +33,10 @@ pub enum CyberArkError {
         endpoint: &'static str,
         detail: String,
     },
+    /// A request refused locally, before sending: a value the PVWA would refuse (a safe name
+    /// with a forbidden character, a retention out of range ...). `field` is the JSON name.
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
     /// Bad certificates, bad URL or a request that cannot be sent as asked.
     #[error("CyberArk client configuration problem: {0}")]
     Config(String),

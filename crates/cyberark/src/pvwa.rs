@@ -12,29 +12,35 @@
 //! the breaker. The CPM operations beyond Change/CheckIn are in `pvwa_ops.rs`.
 
 use std::fmt;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use arkbridge_core::config::{PvwaAuthMethod, PvwaConfig};
+use arkbridge_core::config::PvwaConfig;
 use percent_encoding::utf8_percent_encode;
 use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
-use crate::account::{Account, AccountPage, pick_account, resolve_next_link};
+use crate::account::Account;
 use crate::body::{PVWA_BODY_LIMIT, read_body};
 use crate::breaker::BreakerConfig;
 use crate::error::{CyberArkError, classify};
 use crate::retry::{Failure, Resilience, RetryPolicy, Safety, send_failure};
 use crate::tls;
-use crate::token::decode_token;
+
+pub use admin::{NewAccount, PatchOp};
+pub use auth::PvwaAuth;
+use auth::Session;
 
 const ENDPOINT: &str = "pvwa";
 /// Whole-request timeout for PVWA calls.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Guard against a server that keeps handing out `nextLink`s.
 const MAX_PAGES: usize = 200;
+/// Default `limit` of safe and member lists (the PVWA's own default is 25).
+const DEFAULT_PAGE_SIZE: usize = 100;
 
 /// An authenticated PVWA session. Clones share the token and the circuit breaker.
 #[derive(Clone)]
@@ -42,30 +48,21 @@ pub struct PvwaClient {
     http: reqwest::Client,
     /// `{url}/{app_name}/`
     app_base: url::Url,
-    auth_method: PvwaAuthMethod,
-    username: String,
-    password: SecretString,
-    token: Arc<Mutex<SecretString>>,
+    auth: PvwaAuth,
+    token: Arc<Mutex<Session>>,
     resilience: Resilience,
+    /// `limit` asked for by safe and member lists.
+    page_size: usize,
 }
 
 impl fmt::Debug for PvwaClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PvwaClient")
             .field("app_base", &self.app_base.as_str())
-            .field("auth_method", &self.auth_method)
-            .field("username", &self.username)
+            .field("auth", &self.auth)
             .field("resilience", &self.resilience)
             .finish_non_exhaustive()
     }
-}
-
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LogonBody<'a> {
-    username: &'a str,
-    password: &'a str,
-    concurrent_session: bool,
 }
 
 /// Percent-encodes one path segment or query value.
@@ -110,9 +107,60 @@ impl PvwaClient {
         Ok(client)
     }
 
+    /// Privilege Cloud Shared Services: obtains an OAuth2 `client_credentials` platform token
+    /// from the Identity tenant (`POST {identity_url}/oauth2/platformtoken`) and sends it as
+    /// `Authorization: Bearer <token>` to the Privilege Cloud API at
+    /// `{pvwa_url}/PasswordVault/API/...`. The token is fetched again shortly before it
+    /// expires and after a `401`. `ca_cert` (else the Mozilla roots) is trusted for both hosts.
+    pub async fn logon_ispss(
+        identity_url: &str,
+        pvwa_url: &str,
+        client_id: &str,
+        client_secret: &SecretString,
+        ca_cert: Option<&Path>,
+        resilience: Resilience,
+    ) -> Result<Self, CyberArkError> {
+        let auth = PvwaAuth::ispss(identity_url, client_id, client_secret)?;
+        // Accept the base URL with or without the `/PasswordVault` application path.
+        let trimmed = pvwa_url.trim().trim_end_matches('/');
+        let base = match trimmed.len().checked_sub("/PasswordVault".len()) {
+            Some(i)
+                if trimmed.is_char_boundary(i)
+                    && trimmed[i..].eq_ignore_ascii_case("/PasswordVault") =>
+            {
+                &trimmed[..i]
+            }
+            _ => trimmed,
+        };
+        Self::connect(base, "PasswordVault", auth, ca_cert, resilience).await
+    }
+
+    /// Authenticates with any [`PvwaAuth`] against `{pvwa_url}/{app_name}/`.
+    pub async fn connect(
+        pvwa_url: &str,
+        app_name: &str,
+        auth: PvwaAuth,
+        ca_cert: Option<&Path>,
+        resilience: Resilience,
+    ) -> Result<Self, CyberArkError> {
+        let client = Self::build_with(pvwa_url, app_name, auth, ca_cert, resilience)?;
+        client
+            .resilience
+            .run(Safety::Idempotent, || client.refresh_token())
+            .await?;
+        Ok(client)
+    }
+
     /// The retry policy and circuit breaker in use.
     pub fn resilience(&self) -> &Resilience {
         &self.resilience
+    }
+
+    /// Sets the page size (`limit`, 1–1000) of safe and member lists; they still return every
+    /// item, following `nextLink`.
+    pub fn with_page_size(mut self, page_size: usize) -> Self {
+        self.page_size = page_size.clamp(1, 1000);
+        self
     }
 
     /// Builds the client without logging on.
@@ -121,8 +169,29 @@ impl PvwaClient {
         password: &SecretString,
         resilience: Resilience,
     ) -> Result<Self, CyberArkError> {
-        let base = tls::base_url(&cfg.url, "PVWA")?;
-        let app = cfg.app_name.trim().trim_matches('/');
+        let auth = PvwaAuth::Logon {
+            method: cfg.auth_method,
+            username: cfg.username.clone(),
+            password: password.clone(),
+        };
+        Self::build_with(
+            &cfg.url,
+            &cfg.app_name,
+            auth,
+            cfg.ca_cert.as_deref(),
+            resilience,
+        )
+    }
+
+    pub(crate) fn build_with(
+        url: &str,
+        app_name: &str,
+        auth: PvwaAuth,
+        ca_cert: Option<&Path>,
+        resilience: Resilience,
+    ) -> Result<Self, CyberArkError> {
+        let base = tls::base_url(url, "PVWA")?;
+        let app = app_name.trim().trim_matches('/');
         if app.is_empty() || app.contains(['?', '#', '%', '+', '&']) {
             return Err(CyberArkError::Config(format!(
                 "PVWA application name `{app}` is invalid"
@@ -131,15 +200,14 @@ impl PvwaClient {
         let app_base = base
             .join(&format!("{}/", enc(app)))
             .map_err(|e| CyberArkError::Config(format!("PVWA URL is invalid: {e}")))?;
-        let tls = tls::client_config(cfg.ca_cert.as_deref(), None, None)?;
+        let tls = tls::client_config(ca_cert, None, None)?;
         Ok(PvwaClient {
             http: tls::http_client(tls, REQUEST_TIMEOUT)?,
             app_base,
-            auth_method: cfg.auth_method,
-            username: cfg.username.clone(),
-            password: password.clone(),
-            token: Arc::new(Mutex::new(SecretString::from(""))),
+            auth,
+            token: Arc::new(Mutex::new(Session::empty())),
             resilience,
+            page_size: DEFAULT_PAGE_SIZE,
         })
     }
 
@@ -149,48 +217,18 @@ impl PvwaClient {
             .map_err(|e| CyberArkError::Config(format!("cannot build a PVWA URL: {e}")))
     }
 
-    /// Performs one logon call and stores the new token.
-    async fn refresh_token(&self) -> Result<(), Failure> {
-        let url = self.url(&format!(
-            "API/auth/{}/Logon",
-            self.auth_method.path_segment()
-        ))?;
-        let body = Zeroizing::new(
-            serde_json::to_vec(&LogonBody {
-                username: &self.username,
-                password: self.password.expose_secret(),
-                concurrent_session: true,
-            })
-            .map_err(|e| CyberArkError::Config(format!("cannot encode the logon body: {e}")))?,
-        );
-        let resp = self
-            .http
-            .post(url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_vec())
-            .send()
-            .await
-            .map_err(|e| send_failure(ENDPOINT, e))?;
-        let status = resp.status().as_u16();
-        let bytes = read_body(ENDPOINT, resp, PVWA_BODY_LIMIT).await?;
-        if !(200..300).contains(&status) {
-            return Err(classify(ENDPOINT, status, &bytes).into());
-        }
-        let token = decode_token(&bytes).map_err(|detail| CyberArkError::Protocol {
-            endpoint: ENDPOINT,
-            detail: format!("logon answer: {detail}"),
-        })?;
-        *self.token.lock().unwrap_or_else(|p| p.into_inner()) = token;
-        Ok(())
-    }
-
     fn auth_header(&self) -> Result<HeaderValue, CyberArkError> {
-        let token = self.token.lock().unwrap_or_else(|p| p.into_inner());
-        let mut value =
-            HeaderValue::from_str(token.expose_secret()).map_err(|_| CyberArkError::Protocol {
-                endpoint: ENDPOINT,
-                detail: "the session token is not a valid header value".into(),
-            })?;
+        let session = self.token.lock().unwrap_or_else(|p| p.into_inner());
+        let token = session.token.expose_secret();
+        let text = Zeroizing::new(if self.auth.is_bearer() {
+            format!("Bearer {token}")
+        } else {
+            token.to_string()
+        });
+        let mut value = HeaderValue::from_str(&text).map_err(|_| CyberArkError::Protocol {
+            endpoint: ENDPOINT,
+            detail: "the session token is not a valid header value".into(),
+        })?;
         value.set_sensitive(true);
         Ok(value)
     }
@@ -218,7 +256,8 @@ impl PvwaClient {
         Ok((status, read_body(ENDPOINT, resp, PVWA_BODY_LIMIT).await?))
     }
 
-    /// One authenticated attempt; re-logs on once after `401 PASWS006E`.
+    /// One authenticated attempt; re-logs on once after `401 PASWS006E` (ISPSS: any `401`).
+    /// A platform token due for refresh is replaced first.
     async fn call_once(
         &self,
         method: &Method,
@@ -226,6 +265,11 @@ impl PvwaClient {
         body: Option<&[u8]>,
     ) -> Result<Zeroizing<Vec<u8>>, Failure> {
         let mut relogged = false;
+        if self.token_due() {
+            tracing::debug!("PVWA token about to expire; fetching a new one");
+            self.refresh_token().await?;
+            relogged = true;
+        }
         loop {
             let (status, bytes) = self.send_once(method, url, body).await?;
             if (200..300).contains(&status) {
@@ -233,9 +277,10 @@ impl PvwaClient {
             }
             let err = classify(ENDPOINT, status, &bytes);
             let expired = status == 401
-                && err
-                    .code()
-                    .is_some_and(|c| c.eq_ignore_ascii_case("PASWS006E"));
+                && (self.auth.is_bearer()
+                    || err
+                        .code()
+                        .is_some_and(|c| c.eq_ignore_ascii_case("PASWS006E")));
             if expired && !relogged {
                 tracing::debug!("PVWA session expired; logging on again");
                 // The request was refused, not carried out, so sending it again is safe.
@@ -292,48 +337,6 @@ impl PvwaClient {
         Ok(format!("API/Accounts/{id}{suffix}"))
     }
 
-    /// Finds the account named exactly `name` (case-insensitively) in `safe`, following
-    /// `nextLink`. An exact-case match wins over case-insensitive ones; two candidates are an error.
-    pub async fn find_account(
-        &self,
-        safe: &str,
-        name: &str,
-    ) -> Result<Option<Account>, CyberArkError> {
-        check_value("safe name", safe)?;
-        check_value("account name", name)?;
-        let first = format!(
-            "API/Accounts?filter={}&search={}",
-            enc(&format!("safeName eq {safe}")),
-            enc(name)
-        );
-        let mut next = Some(self.url(&first)?);
-        let mut candidates: Vec<Account> = Vec::new();
-        let mut pages = 0;
-        while let Some(url) = next.take() {
-            pages += 1;
-            if pages > MAX_PAGES {
-                return Err(CyberArkError::Protocol {
-                    endpoint: ENDPOINT,
-                    detail: format!("account list has more than {MAX_PAGES} pages"),
-                });
-            }
-            let bytes = self.call(Method::GET, url, None).await?;
-            let page: AccountPage = Self::parse(&bytes, "account list")?;
-            candidates.extend(page.value.into_iter().filter(|a| {
-                a.name.eq_ignore_ascii_case(name) && a.safe_name.eq_ignore_ascii_case(safe)
-            }));
-            if let Some(link) = page.next_link.filter(|l| !l.trim().is_empty()) {
-                next = Some(resolve_next_link(&self.app_base, &link).map_err(|detail| {
-                    CyberArkError::Protocol {
-                        endpoint: ENDPOINT,
-                        detail,
-                    }
-                })?);
-            }
-        }
-        pick_account(candidates, safe, name)
-    }
-
     /// Reads one account.
     pub async fn get_account(&self, id: &str) -> Result<Account, CyberArkError> {
         let url = self.url(&Self::account_path(id, "")?)?;
@@ -354,8 +357,11 @@ impl PvwaClient {
         self.call(Method::POST, url, None).await.map(drop)
     }
 
-    /// Ends the session.
+    /// Ends the session. An ISPSS platform token cannot be ended; it simply expires.
     pub async fn logoff(self) -> Result<(), CyberArkError> {
+        if self.auth.is_bearer() {
+            return Ok(());
+        }
         let url = self.url("API/Auth/Logoff")?;
         let permit = self.resilience.breaker().acquire()?;
         let result = match self.send_once(&Method::POST, &url, None).await {
@@ -368,8 +374,14 @@ impl PvwaClient {
     }
 }
 
+#[path = "pvwa_admin.rs"]
+mod admin;
+#[path = "pvwa_auth.rs"]
+mod auth;
 #[path = "pvwa_ops.rs"]
 mod ops;
+#[path = "pvwa_safes.rs"]
+mod safes;
 #[cfg(test)]
 pub(crate) use ops::{decode_secret, poll_cpm};
 

@@ -1,5 +1,7 @@
-//! PVWA credential operations beyond Change/CheckIn, and waiting for the CPM.
+//! PVWA account lookup by name and credential operations beyond Change/CheckIn, and waiting for
+//! the CPM.
 //!
+//! * `find_account` searches a safe and follows `nextLink` (same origin only).
 //! * `SetNextPassword` and `Password/Update` send the new value in a wiping buffer; it never
 //!   appears in a log, an error or a `Debug` output.
 //! * `Password/Retrieve` answers with the secret as a JSON string literal; it is decoded into a
@@ -18,8 +20,8 @@ use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
-use super::{ENDPOINT, PvwaClient};
-use crate::account::Account;
+use super::{ENDPOINT, MAX_PAGES, PvwaClient, check_value, enc};
+use crate::account::{Account, AccountPage, pick_account, resolve_next_link};
 use crate::activity::{Activity, parse_activities};
 use crate::error::CyberArkError;
 
@@ -83,6 +85,48 @@ pub(crate) fn decode_secret(body: &[u8]) -> Result<SecretString, CyberArkError> 
 }
 
 impl PvwaClient {
+    /// Finds the account named exactly `name` (case-insensitively) in `safe`, following
+    /// `nextLink`. An exact-case match wins over case-insensitive ones; two candidates are an error.
+    pub async fn find_account(
+        &self,
+        safe: &str,
+        name: &str,
+    ) -> Result<Option<Account>, CyberArkError> {
+        check_value("safe name", safe)?;
+        check_value("account name", name)?;
+        let first = format!(
+            "API/Accounts?filter={}&search={}",
+            enc(&format!("safeName eq {safe}")),
+            enc(name)
+        );
+        let mut next = Some(self.url(&first)?);
+        let mut candidates: Vec<Account> = Vec::new();
+        let mut pages = 0;
+        while let Some(url) = next.take() {
+            pages += 1;
+            if pages > MAX_PAGES {
+                return Err(CyberArkError::Protocol {
+                    endpoint: ENDPOINT,
+                    detail: format!("account list has more than {MAX_PAGES} pages"),
+                });
+            }
+            let bytes = self.call(Method::GET, url, None).await?;
+            let page: AccountPage = Self::parse(&bytes, "account list")?;
+            candidates.extend(page.value.into_iter().filter(|a| {
+                a.name.eq_ignore_ascii_case(name) && a.safe_name.eq_ignore_ascii_case(safe)
+            }));
+            if let Some(link) = page.next_link.filter(|l| !l.trim().is_empty()) {
+                next = Some(resolve_next_link(&self.app_base, &link).map_err(|detail| {
+                    CyberArkError::Protocol {
+                        endpoint: ENDPOINT,
+                        detail,
+                    }
+                })?);
+            }
+        }
+        pick_account(candidates, safe, name)
+    }
+
     /// Sets the value the CPM will use at its next change (`POST .../SetNextPassword`); with
     /// `change_immediately` the CPM changes the password now. Returns before the CPM is done.
     pub async fn set_next_password(

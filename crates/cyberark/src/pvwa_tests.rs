@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 
 use super::*;
 use crate::account::pick_account;
+use arkbridge_core::config::PvwaAuthMethod;
 
 fn account(status: Option<&str>, modified: Option<i64>) -> Account {
     Account {
@@ -195,11 +196,17 @@ fn debug_hides_token_and_password() {
     let c = PvwaClient {
         http: crate::tls::http_client(tls, REQUEST_TIMEOUT).unwrap(),
         app_base: url::Url::parse("https://pvwa.example.com/PasswordVault/").unwrap(),
-        auth_method: PvwaAuthMethod::Ldap,
-        username: "arkbridge-svc".into(),
-        password: SecretString::from("pw-hunter2"),
-        token: Arc::new(Mutex::new(SecretString::from("tok-hunter3"))),
+        auth: PvwaAuth::Logon {
+            method: PvwaAuthMethod::Ldap,
+            username: "arkbridge-svc".into(),
+            password: SecretString::from("pw-hunter2"),
+        },
+        token: Arc::new(Mutex::new(Session {
+            token: SecretString::from("tok-hunter3"),
+            refresh_at: None,
+        })),
         resilience: Resilience::new("pvwa", RetryPolicy::default(), BreakerConfig::default()),
+        page_size: DEFAULT_PAGE_SIZE,
     };
     let dbg = format!("{c:?}");
     assert!(

@@ -77,6 +77,9 @@ fn roots(ca_cert: Option<&Path>) -> Result<RootCertStore, CyberArkError> {
     Ok(store)
 }
 
+/// A client certificate chain and its private key, for mutual TLS.
+pub(crate) type Identity = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
+
 /// Builds the rustls configuration: roots, and a client identity for mutual TLS if both the
 /// certificate and the key paths are given.
 pub(crate) fn client_config(
@@ -84,29 +87,41 @@ pub(crate) fn client_config(
     client_cert: Option<&Path>,
     client_key: Option<&Path>,
 ) -> Result<rustls::ClientConfig, CyberArkError> {
+    match (client_cert, client_key) {
+        (Some(cert_path), Some(key_path)) => {
+            let chain = read_certs(cert_path, "client certificate")?;
+            let key = read_key(key_path)?;
+            let what = format!(
+                "client certificate {} and key {}",
+                cert_path.display(),
+                key_path.display()
+            );
+            client_config_with(ca_cert, Some((chain, key)), &what)
+        }
+        (None, None) => client_config_with(ca_cert, None, ""),
+        _ => Err(CyberArkError::Config(
+            "client_cert and client_key must be set together".into(),
+        )),
+    }
+}
+
+/// Builds the rustls configuration from an identity already in memory; `what` names its
+/// source in errors.
+pub(crate) fn client_config_with(
+    ca_cert: Option<&Path>,
+    identity: Option<Identity>,
+    what: &str,
+) -> Result<rustls::ClientConfig, CyberArkError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| CyberArkError::Config(format!("TLS setup failed: {e}")))?
         .with_root_certificates(roots(ca_cert)?);
-    let mut config = match (client_cert, client_key) {
-        (Some(cert_path), Some(key_path)) => {
-            let chain = read_certs(cert_path, "client certificate")?;
-            let key = read_key(key_path)?;
-            builder.with_client_auth_cert(chain, key).map_err(|e| {
-                CyberArkError::Config(format!(
-                    "client certificate {} and key {} do not form a usable identity: {e}",
-                    cert_path.display(),
-                    key_path.display()
-                ))
-            })?
-        }
-        (None, None) => builder.with_no_client_auth(),
-        _ => {
-            return Err(CyberArkError::Config(
-                "client_cert and client_key must be set together".into(),
-            ));
-        }
+    let mut config = match identity {
+        Some((chain, key)) => builder.with_client_auth_cert(chain, key).map_err(|e| {
+            CyberArkError::Config(format!("{what} do not form a usable identity: {e}"))
+        })?,
+        None => builder.with_no_client_auth(),
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)

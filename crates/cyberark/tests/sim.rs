@@ -112,10 +112,11 @@ async fn ccp_without_client_certificate_fails() {
         .get(&query("cyberark://Prod-DB/payments-db"))
         .await
         .unwrap_err();
-    // The simulator requires the certificate during the TLS handshake, so this surfaces as a
-    // transport failure rather than an HTTP 403.
-    assert!(
-        err.is_unavailable() || matches!(err, CyberArkError::Refused { status: 403, .. }),
+    // The simulator accepts the TLS handshake without a certificate and refuses the AppID,
+    // which requires one (see also tests/sim_ccp_identity.rs).
+    assert_eq!(
+        (err.status(), err.code()),
+        (Some(403), Some("APPAP306E")),
         "{err:?}"
     );
 }

@@ -56,6 +56,7 @@ pub(crate) const FOLDER: PathFolder = PathFolder {
         "Members",
         "oauth2",
         "platformtoken",
+        "LoginsInfo",
     ],
 };
 
@@ -63,6 +64,7 @@ pub(crate) fn router(world: Arc<World>) -> Router {
     Router::new()
         .route("/PasswordVault/API/auth/Cyberark/Logon", post(logon))
         .route("/PasswordVault/API/auth/Logoff", post(logoff))
+        .route("/PasswordVault/API/LoginsInfo", get(logins_info))
         .route("/PasswordVault/API/Accounts", get(accounts::list))
         .route("/PasswordVault/API/Accounts/{id}", get(accounts::get_one))
         .route(
@@ -199,6 +201,7 @@ pub(crate) fn open_session(world: &World, user: &str, expires: Option<Instant>) 
         token.clone(),
         Session {
             user: user.to_string(),
+            logged_on: crate::state::now_epoch(),
             last_used: Instant::now(),
             expires,
         },
@@ -256,6 +259,21 @@ async fn logoff(State(world): State<Arc<World>>, headers: HeaderMap) -> Response
     let (token, _) = auth_token(&headers);
     world.vault().sessions.remove(token);
     http::empty(StatusCode::OK)
+}
+
+/// `GET /API/LoginsInfo` (10.4+): the logged-on user and when it logged on. Clients use it to
+/// check that a token is still valid (aiobastion's `check_token`, psPAS `Get-PASUserLoginInfo`).
+async fn logins_info(State(world): State<Arc<World>>, headers: HeaderMap) -> Response {
+    let user = match session_user(&world, &headers) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let (token, _) = auth_token(&headers);
+    let logged_on = world.vault().sessions.get(token).map(|s| s.logged_on);
+    http::json(
+        StatusCode::OK,
+        &json!({"UserName": user, "LastSuccessfulLoginDate": logged_on}),
+    )
 }
 
 #[cfg(test)]

@@ -218,7 +218,12 @@ fn apply(s: &mut Safe, body: &LooseBody) -> Result<(), Response> {
         s.description = d.to_string();
     }
     if let Some(l) = body.str("location") {
-        s.location = l.to_string();
+        // An empty location is the root, `\` (aiobastion's `safe.add` sends `""` by default).
+        s.location = if l.trim().is_empty() {
+            "\\".to_string()
+        } else {
+            l.to_string()
+        };
     }
     if let Some(cpm) = body.str("managingCPM") {
         s.managing_cpm = cpm.to_string();

@@ -145,6 +145,8 @@ pub(crate) struct PvwaUser {
 
 pub(crate) struct Session {
     pub(crate) user: String,
+    /// When the session was opened (epoch seconds; `LastSuccessfulLoginDate` of `LoginsInfo`).
+    pub(crate) logged_on: i64,
     pub(crate) last_used: Instant,
     /// Absolute end of an ISPSS platform token's life.
     pub(crate) expires: Option<Instant>,

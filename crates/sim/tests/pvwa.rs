@@ -286,3 +286,45 @@ async fn change_without_permission_is_forbidden() {
     );
     sim.handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn logins_info_names_the_session_user_until_logoff() {
+    // aiobastion's `check_token` (and psPAS Get-PASUserLoginInfo) calls `GET /api/LoginsInfo`
+    // to decide whether a token is still good.
+    let sim = start().await;
+    let info = sim.info();
+    let c = client(info, false);
+    let before = jiff::Timestamp::now().as_second();
+    let token = logon(&c, info, &info.pvwa_user, &info.pvwa_password, true).await;
+    let url = format!("{}/passwordvault/api/LoginsInfo/", info.pvwa_url);
+    let r = c
+        .get(&url)
+        .header("Authorization", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["UserName"], info.pvwa_user.as_str());
+    assert!(
+        b["LastSuccessfulLoginDate"].as_i64().unwrap() >= before,
+        "{b}"
+    );
+
+    let r = c
+        .post(format!("{}/PasswordVault/API/Auth/Logoff", info.pvwa_url))
+        .header("Authorization", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c
+        .get(&url)
+        .header("Authorization", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["ErrorCode"], "PASWS006E");
+}

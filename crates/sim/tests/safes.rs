@@ -317,3 +317,19 @@ async fn members_list_add_update_delete() {
     assert_eq!((s, b["ErrorCode"].as_str()), (404, Some("SFWS0007")));
     sim.handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn empty_safe_location_is_the_root() {
+    // aiobastion's `safe.add` sends `"location": ""` unless told otherwise; the Vault puts such a
+    // safe at the root, `\`.
+    let (sim, c, adm) = admin_sim().await;
+    let info = sim.info();
+    let body = json!({"SafeName": "Rooted", "location": "", "NumberOfVersionsRetention": 10});
+    let (s, safe) = pvwa(&c, info, Method::POST, "Safes", &adm, Some(body)).await;
+    assert_eq!((s, safe["location"].as_str()), (201, Some("\\")));
+    let body = json!({"safeName": "Rooted", "location": " "});
+    let (s, safe) = pvwa(&c, info, Method::PUT, "Safes/Rooted/", &adm, Some(body)).await;
+    assert_eq!((s, safe["location"].as_str()), (200, Some("\\")));
+    let (_, safe) = pvwa(&c, info, Method::GET, "Safes/Rooted", &adm, None).await;
+    assert_eq!(safe["location"], "\\");
+}
