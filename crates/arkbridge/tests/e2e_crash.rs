@@ -46,27 +46,7 @@ fn lease_of_a_killed_run_is_rotated_at_next_start() {
     let page_id = page_id_by_title(&sim, "Slow payments job");
 
     // Start the slow run and kill arkbridge (SIGKILL: no cleanup at all) once the script runs.
-    let mut child = Command::new(BIN)
-        .args([
-            "run",
-            &page_id,
-            "--config",
-            config,
-            "--as",
-            "alice@example.com",
-        ])
-        .env("TMPDIR", r.join("tmp"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let script_pid: i32 = loop {
-        let line = lines.next().expect("the script started").unwrap();
-        if let Some(pid) = line.strip_prefix("started ") {
-            break pid.trim().parse().unwrap();
-        }
-    };
+    let (mut child, script_pid) = start_slow_run(r, &page_id, config, Stdio::null());
     child.kill().unwrap();
     child.wait().unwrap();
     // The script's process group outlives its killed parent; end it as an operator would.
@@ -126,27 +106,7 @@ fn ctrl_c_stops_the_script_and_rotates_at_once() {
     let rt = rt();
     let ccp = CcpClient::new(&sim.config.cyberark.ccp).unwrap();
     let page_id = page_id_by_title(&sim, "Slow payments job");
-    let mut child = Command::new(BIN)
-        .args([
-            "run",
-            &page_id,
-            "--config",
-            config,
-            "--as",
-            "alice@example.com",
-        ])
-        .env("TMPDIR", r.join("tmp"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let script_pid: i32 = loop {
-        let line = lines.next().expect("the script started").unwrap();
-        if let Some(pid) = line.strip_prefix("started ") {
-            break pid.trim().parse().unwrap();
-        }
-    };
+    let (child, script_pid) = start_slow_run(r, &page_id, config, Stdio::piped());
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
@@ -169,4 +129,36 @@ fn ctrl_c_stops_the_script_and_rotates_at_once() {
         .block_on(ccp.get(&CcpQuery::for_account("Prod-DB", "payments-db")))
         .unwrap();
     assert_ne!(now.content().expose_secret(), CTRL_C_PLANTED);
+}
+
+/// Starts `arkbridge run` of the slow block as alice and waits until its script has started.
+/// Returns the arkbridge process and the script's pid (its process group).
+fn start_slow_run(
+    root: &std::path::Path,
+    page_id: &str,
+    config: &str,
+    stderr: Stdio,
+) -> (std::process::Child, i32) {
+    let mut child = Command::new(BIN)
+        .args([
+            "run",
+            page_id,
+            "--config",
+            config,
+            "--as",
+            "alice@example.com",
+        ])
+        .env("TMPDIR", root.join("tmp"))
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let script_pid = loop {
+        let line = lines.next().expect("the script started").unwrap();
+        if let Some(pid) = line.strip_prefix("started ") {
+            break pid.trim().parse().unwrap();
+        }
+    };
+    (child, script_pid)
 }
