@@ -177,13 +177,7 @@ pub(crate) fn transport(err: reqwest::Error) -> ConfluenceError {
     } else {
         "request failed"
     };
-    let mut detail = format!("{kind}: {err}");
-    let mut source = std::error::Error::source(&err);
-    while let Some(s) = source {
-        detail.push_str(": ");
-        detail.push_str(&s.to_string());
-        source = s.source();
-    }
+    let detail = format!("{kind}: {}", arkbridge_core::error_chain(&err));
     ConfluenceError::Unavailable {
         detail: clean(&detail),
     }

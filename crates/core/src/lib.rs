@@ -11,3 +11,16 @@ pub mod secret_ref;
 pub mod storage;
 
 pub use secret_ref::SecretRef;
+
+/// An error and its chain of causes as one line (`error: cause: cause`), for messages built from
+/// library errors. It holds only what the errors themselves say.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

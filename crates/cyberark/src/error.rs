@@ -221,13 +221,7 @@ pub(crate) fn transport(endpoint: &'static str, err: reqwest::Error) -> CyberArk
     } else {
         "request failed"
     };
-    let mut detail = format!("{kind}: {err}");
-    let mut source = std::error::Error::source(&err);
-    while let Some(s) = source {
-        detail.push_str(": ");
-        detail.push_str(&s.to_string());
-        source = s.source();
-    }
+    let detail = format!("{kind}: {}", arkbridge_core::error_chain(&err));
     CyberArkError::Unavailable {
         endpoint,
         detail: clean(&detail),
