@@ -13,8 +13,14 @@
 //!
 //! The state lives behind an `Arc`: clones of a breaker (and so of a client) share it. Time is
 //! `tokio::time::Instant`, so paused-time tests can drive the cool-down.
+//!
+//! The healthy case (closed, no failures counted) is the hot path of every CCP retrieval, so it
+//! is answered from one atomic flag without the mutex or the clock: under 64 concurrent callers
+//! the mutex was measurable (BENCHMARKS.md). The flag is only ever set while holding the mutex,
+//! so it never claims health the state does not have for longer than one racing request.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -60,7 +66,14 @@ enum State {
 pub struct CircuitBreaker {
     endpoint: &'static str,
     config: BreakerConfig,
-    state: Arc<Mutex<State>>,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    /// True exactly when `state` is `Closed { failures: 0 }` (written under the mutex).
+    healthy: AtomicBool,
+    state: Mutex<State>,
 }
 
 impl fmt::Debug for CircuitBreaker {
@@ -82,7 +95,10 @@ impl CircuitBreaker {
                 failure_threshold: config.failure_threshold.max(1),
                 cool_down: config.cool_down,
             },
-            state: Arc::new(Mutex::new(State::Closed { failures: 0 })),
+            shared: Arc::new(Shared {
+                healthy: AtomicBool::new(true),
+                state: Mutex::new(State::Closed { failures: 0 }),
+            }),
         }
     }
 
@@ -101,11 +117,25 @@ impl CircuitBreaker {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Replaces the state and keeps the fast-path flag in step; call with the lock held.
+    fn set(&self, guard: &mut std::sync::MutexGuard<'_, State>, state: State) {
+        let healthy = matches!(state, State::Closed { failures: 0 });
+        **guard = state;
+        self.shared.healthy.store(healthy, Ordering::Release);
     }
 
     /// Asks to send one request. Fails fast while the circuit is open or a trial is in flight.
     pub(crate) fn acquire(&self) -> Result<Permit<'_>, CyberArkError> {
+        if self.shared.healthy.load(Ordering::Acquire) {
+            return Ok(Permit {
+                breaker: self,
+                trial: false,
+                done: false,
+            });
+        }
         let mut state = self.lock();
         let now = Instant::now();
         match *state {
@@ -115,7 +145,7 @@ impl CircuitBreaker {
                 done: false,
             }),
             State::Open { until } if now >= until => {
-                *state = State::HalfOpen;
+                self.set(&mut state, State::HalfOpen);
                 tracing::info!(
                     endpoint = self.endpoint,
                     "circuit half-open: sending a trial request"
@@ -147,13 +177,16 @@ impl CircuitBreaker {
     }
 
     fn record(&self, trial: bool, unavailable: bool) {
+        if !unavailable && !trial && self.shared.healthy.load(Ordering::Acquire) {
+            return;
+        }
         let mut state = self.lock();
         let now = Instant::now();
         if !unavailable {
             if !matches!(*state, State::Closed { failures: 0 }) {
                 tracing::info!(endpoint = self.endpoint, "circuit closed");
             }
-            *state = State::Closed { failures: 0 };
+            self.set(&mut state, State::Closed { failures: 0 });
             return;
         }
         let failures = match *state {
@@ -168,11 +201,10 @@ impl CircuitBreaker {
                 cool_down_ms = self.config.cool_down.as_millis() as u64,
                 "circuit opened"
             );
-            *state = State::Open {
-                until: now + self.config.cool_down,
-            };
+            let until = now + self.config.cool_down;
+            self.set(&mut state, State::Open { until });
         } else {
-            *state = State::Closed { failures };
+            self.set(&mut state, State::Closed { failures });
         }
     }
 }
@@ -197,9 +229,13 @@ impl Drop for Permit<'_> {
     fn drop(&mut self) {
         if self.trial && !self.done {
             // The trial was abandoned: let the next call try again at once.
-            *self.breaker.lock() = State::Open {
-                until: Instant::now(),
-            };
+            let mut state = self.breaker.lock();
+            self.breaker.set(
+                &mut state,
+                State::Open {
+                    until: Instant::now(),
+                },
+            );
         }
     }
 }
@@ -289,6 +325,33 @@ mod tests {
         assert_eq!(b.state(), CircuitState::HalfOpen);
         b.acquire().unwrap().record(&Ok(()));
         assert_eq!(b.state(), CircuitState::Closed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fast_path_flag_follows_every_transition() {
+        let b = breaker(2);
+        let healthy = || b.shared.healthy.load(Ordering::Acquire);
+        assert!(healthy());
+        b.acquire().unwrap().record(&down());
+        assert!(
+            !healthy(),
+            "one failure counted: the slow path must count the next"
+        );
+        b.acquire().unwrap().record(&Ok(()));
+        assert!(healthy());
+        b.acquire().unwrap().record(&down());
+        b.acquire().unwrap().record(&down());
+        assert_eq!(b.state(), CircuitState::Open);
+        assert!(!healthy());
+        assert!(
+            b.acquire().is_err(),
+            "an open circuit must not take the fast path"
+        );
+        tokio::time::advance(Duration::from_secs(30)).await;
+        let trial = b.acquire().unwrap();
+        assert!(!healthy(), "half-open");
+        trial.record(&Ok(()));
+        assert!(healthy());
     }
 
     #[test]

@@ -147,6 +147,22 @@ fn check_value(name: &str, value: &str) -> Result<(), CyberArkError> {
     Ok(())
 }
 
+/// A CCP query whose URL was built and checked once (see [`CcpClient::prepare`]). It holds
+/// the request URL only: no secret.
+#[derive(Debug, Clone)]
+pub struct PreparedCcpQuery {
+    endpoint: String,
+    app_id: String,
+    url: reqwest::Url,
+}
+
+impl PreparedCcpQuery {
+    /// The request URL.
+    pub fn url(&self) -> &str {
+        self.url.as_str()
+    }
+}
+
 /// A Central Credential Provider client. Cheap to clone (clones share the circuit breaker);
 /// holds no secret.
 #[derive(Clone)]
@@ -236,18 +252,45 @@ impl CcpClient {
         Ok(format!("{}?{qs}", self.endpoint))
     }
 
+    /// Builds and checks a query's URL once, for callers that fetch the same account again and
+    /// again (a poller, a cache refresher): [`get_prepared`](Self::get_prepared) then skips the
+    /// per-call query building, checking and URL parsing.
+    pub fn prepare(&self, query: &CcpQuery) -> Result<PreparedCcpQuery, CyberArkError> {
+        let url = self.request_url(query)?;
+        let url = reqwest::Url::parse(&url)
+            .map_err(|e| CyberArkError::Config(format!("CCP request URL does not parse: {e}")))?;
+        Ok(PreparedCcpQuery {
+            endpoint: self.endpoint.clone(),
+            app_id: self.app_id.clone(),
+            url,
+        })
+    }
+
     /// Fetches one account, retrying unavailability (never refusals) with backoff.
     pub async fn get(&self, query: &CcpQuery) -> Result<CcpAccount, CyberArkError> {
-        let url = self.request_url(query)?;
+        self.get_prepared(&self.prepare(query)?).await
+    }
+
+    /// Like [`get`](Self::get), for a query prepared by this client (or by one with the same
+    /// URL, web service and AppID; any other is refused before a request is made).
+    pub async fn get_prepared(
+        &self,
+        query: &PreparedCcpQuery,
+    ) -> Result<CcpAccount, CyberArkError> {
+        if query.endpoint != self.endpoint || query.app_id != self.app_id {
+            return Err(CyberArkError::Config(
+                "a CCP query prepared for another endpoint was used with this client".into(),
+            ));
+        }
         self.resilience
-            .run(Safety::Idempotent, || self.get_once(&url))
+            .run(Safety::Idempotent, || self.get_once(&query.url))
             .await
     }
 
-    async fn get_once(&self, url: &str) -> Result<CcpAccount, Failure> {
+    async fn get_once(&self, url: &reqwest::Url) -> Result<CcpAccount, Failure> {
         let resp = self
             .http
-            .get(url)
+            .get(url.clone())
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
@@ -367,6 +410,17 @@ mod tests {
             dbg.contains("AIMWebService") && dbg.contains("arkbridge"),
             "{dbg}"
         );
+        let prepared = c.prepare(&CcpQuery::for_account("S", "o")).unwrap();
+        assert_eq!(prepared.url(), url);
+    }
+
+    #[tokio::test]
+    async fn prepared_query_from_another_endpoint_is_refused_before_any_request() {
+        let a = CcpClient::new(&config("https://ccp-a.example.com")).unwrap();
+        let b = CcpClient::new(&config("https://ccp-b.example.com")).unwrap();
+        let prepared = a.prepare(&CcpQuery::for_account("S", "o")).unwrap();
+        let err = b.get_prepared(&prepared).await.unwrap_err();
+        assert!(matches!(err, CyberArkError::Config(_)), "{err}");
     }
 
     #[test]

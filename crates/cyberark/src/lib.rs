@@ -35,7 +35,7 @@ mod token;
 pub use account::{Account, SecretManagement};
 pub use activity::Activity;
 pub use breaker::{BreakerConfig, CircuitBreaker, CircuitState};
-pub use ccp::{CcpClient, CcpQuery, QueryFormat};
+pub use ccp::{CcpClient, CcpQuery, PreparedCcpQuery, QueryFormat};
 pub use ccp_account::CcpAccount;
 pub use error::CyberArkError;
 pub use member::{
