@@ -87,6 +87,15 @@ pub struct CcpConfig {
     /// PEM private key for `client_cert`.
     #[serde(default)]
     pub client_key: Option<PathBuf>,
+    /// PKCS#12 (`.p12`/`.pfx`) file with the client certificate and key, instead of
+    /// `client_cert`/`client_key`.
+    #[serde(default)]
+    pub client_pkcs12: Option<PathBuf>,
+    /// File holding the PKCS#12 password (e.g. a systemd credential); the file, not its value,
+    /// is configured, because the CCP identity cannot itself come from the CCP. Unset: the
+    /// PKCS#12 file has an empty password.
+    #[serde(default)]
+    pub client_pkcs12_password_file: Option<PathBuf>,
     /// Seconds the CCP may spend reaching the Vault (`ConnectionTimeout`).
     #[serde(default = "default_ccp_timeout")]
     pub connection_timeout_secs: u32,
@@ -102,8 +111,16 @@ pub struct PvwaConfig {
     pub app_name: String,
     #[serde(default)]
     pub auth_method: PvwaAuthMethod,
+    /// The Vault user; with `auth_method = "ISPSS"` the Identity service user (the OAuth2
+    /// `client_id`, e.g. `arkbridge@cyberark.cloud.1234`).
     pub username: String,
+    /// Its password; with ISPSS the service user's password (the OAuth2 `client_secret`).
     pub password: ConfigSecret,
+    /// ISPSS only: the Identity tenant URL, e.g. `https://abc1234.id.cyberark.cloud`, which
+    /// issues the platform token (`/oauth2/platformtoken`). `url` is then the Privilege Cloud
+    /// URL, e.g. `https://tenant.privilegecloud.cyberark.cloud`.
+    #[serde(default)]
+    pub identity_url: Option<String>,
     #[serde(default)]
     pub ca_cert: Option<PathBuf>,
     /// How long to wait for the CPM to finish a change, in seconds.
@@ -119,15 +136,20 @@ pub enum PvwaAuthMethod {
     Ldap,
     #[serde(rename = "RADIUS")]
     Radius,
+    /// Privilege Cloud (Shared Services): an OAuth2 `client_credentials` platform token from
+    /// the Identity tenant, sent as `Authorization: Bearer`.
+    #[serde(rename = "ISPSS")]
+    Ispss,
 }
 
 impl PvwaAuthMethod {
-    /// The path segment used in `/API/auth/<segment>/Logon`.
-    pub fn path_segment(self) -> &'static str {
+    /// The path segment used in `/API/auth/<segment>/Logon`; ISPSS has no PVWA logon.
+    pub fn path_segment(self) -> Option<&'static str> {
         match self {
-            PvwaAuthMethod::CyberArk => "Cyberark",
-            PvwaAuthMethod::Ldap => "LDAP",
-            PvwaAuthMethod::Radius => "RADIUS",
+            PvwaAuthMethod::CyberArk => Some("Cyberark"),
+            PvwaAuthMethod::Ldap => Some("LDAP"),
+            PvwaAuthMethod::Radius => Some("RADIUS"),
+            PvwaAuthMethod::Ispss => None,
         }
     }
 }
@@ -296,6 +318,32 @@ impl Config {
                 "cyberark.ccp.client_cert and client_key must be set together".into(),
             ));
         }
+        if ccp.client_pkcs12.is_some() && ccp.client_cert.is_some() {
+            return Err(ConfigError::Invalid(
+                "set either cyberark.ccp.client_pkcs12 or client_cert/client_key, not both".into(),
+            ));
+        }
+        if ccp.client_pkcs12_password_file.is_some() && ccp.client_pkcs12.is_none() {
+            return Err(ConfigError::Invalid(
+                "cyberark.ccp.client_pkcs12_password_file is set without client_pkcs12".into(),
+            ));
+        }
+        let pvwa = &self.cyberark.pvwa;
+        match (pvwa.auth_method, &pvwa.identity_url) {
+            (PvwaAuthMethod::Ispss, None) => {
+                return Err(ConfigError::Invalid(
+                    "cyberark.pvwa.auth_method = \"ISPSS\" needs identity_url (the Identity \
+                     tenant, e.g. https://abc1234.id.cyberark.cloud)"
+                        .into(),
+                ));
+            }
+            (PvwaAuthMethod::Ispss, Some(_)) | (_, None) => {}
+            (_, Some(_)) => {
+                return Err(ConfigError::Invalid(
+                    "cyberark.pvwa.identity_url is only used with auth_method = \"ISPSS\"".into(),
+                ));
+            }
+        }
         if ccp.app_id.trim().is_empty() {
             return Err(ConfigError::Invalid("cyberark.ccp.app_id is empty".into()));
         }
@@ -320,9 +368,15 @@ impl Config {
         };
         fix(&mut self.data_dir);
         let ccp = &mut self.cyberark.ccp;
-        for p in [&mut ccp.ca_cert, &mut ccp.client_cert, &mut ccp.client_key]
-            .into_iter()
-            .flatten()
+        for p in [
+            &mut ccp.ca_cert,
+            &mut ccp.client_cert,
+            &mut ccp.client_key,
+            &mut ccp.client_pkcs12,
+            &mut ccp.client_pkcs12_password_file,
+        ]
+        .into_iter()
+        .flatten()
         {
             fix(p);
         }

@@ -196,8 +196,14 @@ impl CcpClient {
         )
     }
 
-    /// Like [`new`](Self::new), with a given retry policy and circuit breaker.
+    /// Like [`new`](Self::new), with a given retry policy and circuit breaker. The client
+    /// identity is `client_pkcs12` (with its password file) when set, else the PEM pair.
     pub fn with_resilience(cfg: &CcpConfig, resilience: Resilience) -> Result<Self, CyberArkError> {
+        if let Some(p12) = &cfg.client_pkcs12 {
+            Self::endpoint(cfg)?;
+            let password = pkcs12::read_password_file(cfg.client_pkcs12_password_file.as_deref())?;
+            return Self::with_pkcs12(cfg, p12, &password, resilience);
+        }
         Self::endpoint(cfg)?;
         let tls = tls::client_config(
             cfg.ca_cert.as_deref(),
@@ -393,6 +399,8 @@ mod tests {
             ca_cert: None,
             client_cert: None,
             client_key: None,
+            client_pkcs12: None,
+            client_pkcs12_password_file: None,
             connection_timeout_secs: 15,
         }
     }

@@ -52,6 +52,47 @@ pub(crate) fn load_pkcs12(path: &Path, password: &SecretString) -> Result<Identi
     Ok((certs, key))
 }
 
+/// Reads the PKCS#12 password from `path` (one line; a trailing newline is dropped). A file
+/// anyone on the machine may read is refused, as ssh refuses such a key. No file: the empty
+/// password.
+pub(crate) fn read_password_file(path: Option<&Path>) -> Result<SecretString, CyberArkError> {
+    let Some(path) = path else {
+        return Ok(SecretString::from(String::new()));
+    };
+    let meta = std::fs::metadata(path).map_err(|e| {
+        CyberArkError::Config(format!(
+            "cannot read PKCS#12 password file {}: {e}",
+            path.display()
+        ))
+    })?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o004 != 0 {
+            return Err(CyberArkError::Config(format!(
+                "PKCS#12 password file {} is readable by every user; chmod o-r it",
+                path.display()
+            )));
+        }
+    }
+    let bytes = std::fs::read(path).map(Zeroizing::new).map_err(|e| {
+        CyberArkError::Config(format!(
+            "cannot read PKCS#12 password file {}: {e}",
+            path.display()
+        ))
+    })?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        CyberArkError::Config(format!(
+            "PKCS#12 password file {} is not UTF-8",
+            path.display()
+        ))
+    })?;
+    let line = text
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(text);
+    Ok(SecretString::from(line.to_string()))
+}
+
 impl CcpClient {
     /// Like [`with_resilience`](Self::with_resilience), with the client identity taken from a
     /// PKCS#12 file (`cfg.client_cert` / `cfg.client_key` must then be unset).

@@ -127,6 +127,8 @@ pub(crate) fn ccp_config(url: &str) -> CcpConfig {
         ca_cert: None,
         client_cert: None,
         client_key: None,
+        client_pkcs12: None,
+        client_pkcs12_password_file: None,
         connection_timeout_secs: 30,
     }
 }
@@ -138,6 +140,7 @@ pub(crate) fn pvwa_config(url: &str) -> PvwaConfig {
         auth_method: PvwaAuthMethod::CyberArk,
         username: "arkbridge-svc".into(),
         password: arkbridge_core::config::ConfigSecret::Inline("unused".into()),
+        identity_url: None,
         ca_cert: None,
         cpm_wait_secs: 60,
     }

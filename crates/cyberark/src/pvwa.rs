@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use arkbridge_core::config::PvwaConfig;
+use arkbridge_core::config::{PvwaAuthMethod, PvwaConfig};
 use percent_encoding::utf8_percent_encode;
 use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
@@ -84,8 +84,24 @@ fn check_value(what: &str, value: &str) -> Result<(), CyberArkError> {
     Ok(())
 }
 
+/// The Privilege Cloud URL without the `/PasswordVault` application path, which users often
+/// paste with it.
+fn ispss_base(pvwa_url: &str) -> &str {
+    let trimmed = pvwa_url.trim().trim_end_matches('/');
+    match trimmed.len().checked_sub("/PasswordVault".len()) {
+        Some(i)
+            if trimmed.is_char_boundary(i)
+                && trimmed[i..].eq_ignore_ascii_case("/PasswordVault") =>
+        {
+            &trimmed[..i]
+        }
+        _ => trimmed,
+    }
+}
+
 impl PvwaClient {
-    /// Logs on (default retry policy and a fresh breaker) and returns the session.
+    /// Logs on (default retry policy and a fresh breaker) and returns the session. With
+    /// `auth_method = "ISPSS"` this obtains a Privilege Cloud platform token instead.
     pub async fn logon(cfg: &PvwaConfig, password: &SecretString) -> Result<Self, CyberArkError> {
         let resilience =
             Resilience::new(ENDPOINT, RetryPolicy::default(), BreakerConfig::default());
@@ -121,18 +137,14 @@ impl PvwaClient {
         resilience: Resilience,
     ) -> Result<Self, CyberArkError> {
         let auth = PvwaAuth::ispss(identity_url, client_id, client_secret)?;
-        // Accept the base URL with or without the `/PasswordVault` application path.
-        let trimmed = pvwa_url.trim().trim_end_matches('/');
-        let base = match trimmed.len().checked_sub("/PasswordVault".len()) {
-            Some(i)
-                if trimmed.is_char_boundary(i)
-                    && trimmed[i..].eq_ignore_ascii_case("/PasswordVault") =>
-            {
-                &trimmed[..i]
-            }
-            _ => trimmed,
-        };
-        Self::connect(base, "PasswordVault", auth, ca_cert, resilience).await
+        Self::connect(
+            ispss_base(pvwa_url),
+            "PasswordVault",
+            auth,
+            ca_cert,
+            resilience,
+        )
+        .await
     }
 
     /// Authenticates with any [`PvwaAuth`] against `{pvwa_url}/{app_name}/`.
@@ -169,6 +181,21 @@ impl PvwaClient {
         password: &SecretString,
         resilience: Resilience,
     ) -> Result<Self, CyberArkError> {
+        if cfg.auth_method == PvwaAuthMethod::Ispss {
+            let identity_url = cfg.identity_url.as_deref().ok_or_else(|| {
+                CyberArkError::Config("ISPSS authentication needs the Identity tenant URL".into())
+            })?;
+            // Privilege Cloud: the service user's name and password are the OAuth2 client id
+            // and secret.
+            let auth = PvwaAuth::ispss(identity_url, &cfg.username, password)?;
+            return Self::build_with(
+                ispss_base(&cfg.url),
+                "PasswordVault",
+                auth,
+                cfg.ca_cert.as_deref(),
+                resilience,
+            );
+        }
         let auth = PvwaAuth::Logon {
             method: cfg.auth_method,
             username: cfg.username.clone(),

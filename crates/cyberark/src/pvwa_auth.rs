@@ -190,7 +190,12 @@ impl PvwaClient {
         username: &str,
         password: &SecretString,
     ) -> Result<Session, Failure> {
-        let url = self.url(&format!("API/auth/{}/Logon", method.path_segment()))?;
+        let segment = method.path_segment().ok_or_else(|| {
+            CyberArkError::Config(
+                "ISPSS has no PVWA logon; use PvwaAuth::ispss (a platform token)".into(),
+            )
+        })?;
+        let url = self.url(&format!("API/auth/{segment}/Logon"))?;
         let body = Self::json_body(&LogonBody {
             username,
             password: password.expose_secret(),

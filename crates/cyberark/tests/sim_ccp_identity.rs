@@ -1,6 +1,7 @@
 //! Integration tests of the CCP client identities against `arkbridge-sim`: a PKCS#12 archive
 //! made in the test from the simulator's `client.pem` / `client-key.pem` (written with
-//! `p12-keystore`, and with `openssl pkcs12 -export -legacy` when openssl is installed), and
+//! `p12-keystore`, and with `openssl pkcs12 -export -legacy`), the same through the config
+//! fields `client_pkcs12` / `client_pkcs12_password_file`, and
 //! AppID-only authentication (no client certificate), which the demo AppID refuses with
 //! `403 APPAP306E` because it requires a certificate.
 
@@ -72,15 +73,10 @@ async fn ccp_fetch_with_a_legacy_openssl_pkcs12() {
         .arg(&p12)
         .args(["-passout", &format!("pass:{P12_PASSWORD}")])
         .status();
-    match status {
-        Ok(st) if st.success() => {}
-        other => {
-            eprintln!(
-                "openssl is not usable here ({other:?}); the p12-keystore test covers PKCS#12"
-            );
-            return;
-        }
-    }
+    // openssl is a test dependency (.ci/run installs it): the legacy RC2/3DES archives that
+    // older Windows and Java tooling still write must open.
+    let status = status.expect("openssl must be installed (.ci/run installs it)");
+    assert!(status.success(), "openssl pkcs12 -export -legacy failed");
     let ccp = pkcs12_client(&s, &p12, P12_PASSWORD).unwrap();
     assert!(
         !ccp.get(&query())
@@ -89,6 +85,49 @@ async fn ccp_fetch_with_a_legacy_openssl_pkcs12() {
             .content()
             .expose_secret()
             .is_empty()
+    );
+}
+
+/// The CCP config the way an administrator writes it for a PKCS#12 identity.
+fn pkcs12_config(s: &Sim, p12: &Path, password_file: &Path) -> arkbridge_core::config::CcpConfig {
+    let mut cfg = s.config.cyberark.ccp.clone();
+    cfg.client_cert = None;
+    cfg.client_key = None;
+    cfg.client_pkcs12 = Some(p12.to_path_buf());
+    cfg.client_pkcs12_password_file = Some(password_file.to_path_buf());
+    cfg
+}
+
+fn write_password_file(s: &Sim, mode: u32) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = s.dir.path().join("p12-password");
+    std::fs::write(&path, format!("{P12_PASSWORD}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn ccp_client_from_config_uses_client_pkcs12_and_its_password_file() {
+    let s = sim().await;
+    let p12 = write_p12(&s);
+    let password_file = write_password_file(&s, 0o600);
+    let ccp = CcpClient::new(&pkcs12_config(&s, &p12, &password_file)).unwrap();
+    let account = ccp.get(&query()).await.unwrap();
+    assert_eq!(account.property("UserName"), Some("payments"));
+}
+
+#[tokio::test]
+async fn world_readable_pkcs12_password_file_is_refused() {
+    let s = sim().await;
+    let p12 = write_p12(&s);
+    let password_file = write_password_file(&s, 0o644);
+    let err = CcpClient::new(&pkcs12_config(&s, &p12, &password_file)).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("p12-password")
+            && text.contains("every user")
+            && !text.contains(P12_PASSWORD),
+        "{text}"
     );
 }
 

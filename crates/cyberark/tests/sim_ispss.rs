@@ -42,6 +42,29 @@ async fn platform_token_works_against_a_bearer_only_pvwa() {
 }
 
 #[tokio::test]
+async fn ispss_from_config_logs_on_with_identity_url_and_service_user() {
+    let s = sim().await;
+    s.handle.set_bearer_only(true);
+    let info = s.handle.info();
+    let mut cfg = s.config.cyberark.pvwa.clone();
+    cfg.auth_method = arkbridge_core::config::PvwaAuthMethod::Ispss;
+    cfg.identity_url = Some(info.pvwa_url.clone());
+    // Pasted with the application path, as Privilege Cloud's portal shows it.
+    cfg.url = format!("{}/PasswordVault/", info.pvwa_url.trim_end_matches('/'));
+    cfg.username = "Administrator".into();
+    let pvwa = PvwaClient::logon_with(&cfg, &SecretString::from(ADMIN_PASSWORD), no_retry("pvwa"))
+        .await
+        .unwrap();
+    assert!(
+        pvwa.find_account("Prod-DB", "payments-db")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    pvwa.logoff().await.unwrap();
+}
+
+#[tokio::test]
 async fn raw_token_header_is_refused_in_bearer_only_mode() {
     let s = sim().await;
     s.handle.set_bearer_only(true);

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use arkbridge_confluence::ConfluenceClient;
 use arkbridge_core::audit::{AuditEvent, AuditRecord};
 use arkbridge_core::config::Config;
-use arkbridge_cyberark::{CcpClient, PvwaClient};
+use arkbridge_cyberark::{BreakerConfig, CcpClient, PvwaClient, Resilience, RetryPolicy};
 use arkbridge_store::{SqliteStore, Store};
 use secrecy::SecretString;
 use tokio::sync::Mutex;
@@ -43,6 +43,9 @@ pub struct Bridge<S: Store = SqliteStore> {
     confluence: ConfluenceClient,
     pvwa_password: SecretString,
     pvwa: Mutex<Option<PvwaClient>>,
+    /// One retry policy and circuit breaker for every PVWA session of this bridge, so a PVWA
+    /// outage keeps the circuit open across logons instead of starting each session closed.
+    pvwa_resilience: Resilience,
     locks_dir: PathBuf,
 }
 
@@ -91,6 +94,11 @@ impl<S: Store> Bridge<S> {
             confluence,
             pvwa_password: secrets.pvwa_password,
             pvwa: Mutex::new(None),
+            pvwa_resilience: Resilience::new(
+                "pvwa",
+                RetryPolicy::default(),
+                BreakerConfig::default(),
+            ),
             locks_dir,
         };
         let report = bridge.recover().await?;
@@ -146,8 +154,14 @@ impl<S: Store> Bridge<S> {
     ) -> Result<T, arkbridge_cyberark::CyberArkError> {
         let mut guard = self.pvwa.lock().await;
         if guard.is_none() {
-            *guard =
-                Some(PvwaClient::logon(&self.config.cyberark.pvwa, &self.pvwa_password).await?);
+            *guard = Some(
+                PvwaClient::logon_with(
+                    &self.config.cyberark.pvwa,
+                    &self.pvwa_password,
+                    self.pvwa_resilience.clone(),
+                )
+                .await?,
+            );
         }
         f(guard.as_ref().expect("logged on above")).await
     }

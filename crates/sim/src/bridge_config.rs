@@ -98,6 +98,8 @@ pub(crate) fn build(seed: &Seed, info: &SimInfo, dir: &Path) -> Result<Config, S
                 ca_cert: Some(info.ca_cert.clone()),
                 client_cert: Some(info.client_cert.clone()),
                 client_key: Some(info.client_key.clone()),
+                client_pkcs12: None,
+                client_pkcs12_password_file: None,
                 connection_timeout_secs: 30,
             },
             pvwa: PvwaConfig {
@@ -106,6 +108,7 @@ pub(crate) fn build(seed: &Seed, info: &SimInfo, dir: &Path) -> Result<Config, S
                 auth_method: PvwaAuthMethod::CyberArk,
                 username: info.pvwa_user.clone(),
                 password: ConfigSecret::Reference(pvwa_ref),
+                identity_url: None,
                 ca_cert: Some(info.ca_cert.clone()),
                 cpm_wait_secs: 120,
             },
