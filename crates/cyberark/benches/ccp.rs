@@ -19,6 +19,9 @@
 //! * `ARKBRIDGE_BENCH_WARMUP`      warm-up requests per side per level (default 2000)
 //! * `ARKBRIDGE_BENCH_CONCURRENCY` comma-separated caller counts (default `1,64`)
 //! * `ARKBRIDGE_BENCH_CALLER_THREADS` worker threads of the callers' runtime (default: CPUs)
+//! * `ARKBRIDGE_BENCH_PER_CALL_QUERY` `1`: the arkbridge side calls `get(query)`, building and
+//!   checking the query on every call, instead of `get_prepared` (the query prepared once, as the
+//!   baseline builds its URL once)
 //! * `ARKBRIDGE_BENCH_ONLY`        `arkbridge` or `baseline`: run one side only, no comparison
 //!   (for profiling with `perf record`)
 //!
@@ -90,6 +93,8 @@ enum Caller {
         client: CcpClient,
         prepared: PreparedCcpQuery,
         query: CcpQuery,
+        /// `ARKBRIDGE_BENCH_PER_CALL_QUERY=1`: call `get(query)` (query built every call).
+        per_call_query: bool,
     },
     /// A plain reqwest client sending the same request.
     Baseline {
@@ -109,13 +114,18 @@ impl Caller {
     async fn call(&self) {
         match self {
             Caller::Arkbridge {
-                client, prepared, ..
+                client,
+                prepared,
+                query,
+                per_call_query,
             } => {
                 // A `CyberArkError` never carries a secret, so it may be shown.
-                let account = client
-                    .get_prepared(prepared)
-                    .await
-                    .expect("arkbridge CCP retrieval failed");
+                let account = if *per_call_query {
+                    client.get(query).await
+                } else {
+                    client.get_prepared(prepared).await
+                }
+                .expect("arkbridge CCP retrieval failed");
                 assert!(!account.content().expose_secret().is_empty());
                 black_box(&account);
             }
@@ -313,6 +323,7 @@ fn main() {
         client,
         prepared,
         query: query.clone(),
+        per_call_query: std::env::var("ARKBRIDGE_BENCH_PER_CALL_QUERY").is_ok_and(|v| v == "1"),
     };
     let base = Caller::Baseline {
         http: baseline_client(ccp),
