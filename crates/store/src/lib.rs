@@ -1,4 +1,4 @@
-//! The bridge's durable state: runs, credential leases and the audit chain.
+//! The bridge's durable state: runs, credential leases, approvals and the audit chain.
 //!
 //! [`Store`] is the interface the rest of arkbridge uses; [`SqliteStore`] is the embedded
 //! default (SQLite in WAL mode). A PostgreSQL backend implements the same trait, so callers do not
@@ -9,7 +9,7 @@ mod sqlite;
 
 use std::future::Future;
 
-pub use model::{Lease, LeaseState, NewLease, RunRecord, RunStatus};
+pub use model::{ApprovalRecord, Lease, LeaseState, NewApproval, NewLease, RunRecord, RunStatus};
 pub use sqlite::SqliteStore;
 
 use arkbridge_core::audit::{AuditEvent, AuditRecord};
@@ -67,6 +67,19 @@ pub trait Store: Send + Sync + 'static {
     /// Leases whose rotation has not finished (left open by a crash, still in flight, or failed).
     fn open_leases(&self) -> impl Future<Output = Result<Vec<Lease>>> + Send;
     fn leases_for_run(&self, run_id: &str) -> impl Future<Output = Result<Vec<Lease>>> + Send;
+
+    /// Records an approval together with its audit event, in one transaction: both or neither.
+    fn record_approval(
+        &self,
+        approval: &NewApproval,
+        event: AuditEvent,
+    ) -> impl Future<Output = Result<(ApprovalRecord, AuditRecord)>> + Send;
+    /// Every approval recorded for a block of a page, oldest first, whatever script it was for.
+    fn approvals(
+        &self,
+        page_id: &str,
+        block: &str,
+    ) -> impl Future<Output = Result<Vec<ApprovalRecord>>> + Send;
 
     /// Appends an event to the audit chain, atomically with respect to other appenders.
     fn append_audit(&self, event: AuditEvent) -> impl Future<Output = Result<AuditRecord>> + Send;

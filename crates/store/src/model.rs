@@ -1,4 +1,4 @@
-//! The rows the store keeps: runs and leases.
+//! The rows the store keeps: runs, leases and approvals.
 
 use std::fmt;
 use std::str::FromStr;
@@ -48,6 +48,31 @@ pub enum LeaseState {
     RotationFailed,
     /// Nothing to rotate (the safe's policy is `none`, or the credential was never issued).
     Released,
+}
+
+/// An approval to record: one exact script of one block, approved by one person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApproval {
+    pub page_id: String,
+    pub block: String,
+    /// SHA-256 (lower-case hex) of the block's text.
+    pub script_sha256: String,
+    pub page_version: i64,
+    pub approver: String,
+    pub created_micros: i64,
+}
+
+/// A recorded approval, with the audit record that vouches for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApprovalRecord {
+    pub id: i64,
+    pub page_id: String,
+    pub block: String,
+    pub script_sha256: String,
+    pub page_version: i64,
+    pub approver: String,
+    pub created_micros: i64,
+    pub audit_seq: i64,
 }
 
 /// A lease to be written.

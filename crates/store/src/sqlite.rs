@@ -10,7 +10,10 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 
-use crate::{Lease, LeaseState, NewLease, Result, RunRecord, RunStatus, Store, StoreError};
+use crate::{
+    ApprovalRecord, Lease, LeaseState, NewApproval, NewLease, Result, RunRecord, RunStatus, Store,
+    StoreError,
+};
 
 /// SQLite behind the [`Store`] trait.
 #[derive(Debug, Clone)]
@@ -42,6 +45,16 @@ impl SqliteStore {
             })?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(SqliteStore { pool })
+    }
+
+    /// Starts a transaction that may append to the audit chain. BEGIN IMMEDIATE takes the write
+    /// lock first, so two appenders (even in two processes) can never read the same head and
+    /// fork the chain.
+    async fn begin_append(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(q("begin audit append"))
     }
 
     /// Closes the pool, checkpointing the WAL.
@@ -244,37 +257,71 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord> {
-        // BEGIN IMMEDIATE takes the write lock first, so two appenders (even in two processes)
-        // can never read the same head and fork the chain.
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(q("begin audit append"))?;
-        let head = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(q("read audit head"))?;
-        let head: Option<(i64, String)> = head.map(|r| (r.get("seq"), r.get("hash")));
-        let record = next_record(head.as_ref().map(|(s, h)| (s, h.as_str())), event);
-        sqlx::query(
-            "INSERT INTO audit (seq, ts_micros, actor, action, run_id, target, details, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(record.seq)
-        .bind(record.event.ts_micros)
-        .bind(&record.event.actor)
-        .bind(&record.event.action)
-        .bind(&record.event.run_id)
-        .bind(&record.event.target)
-        .bind(record.event.details.to_string())
-        .bind(&record.prev_hash)
-        .bind(&record.hash)
-        .execute(&mut *tx)
-        .await
-        .map_err(q("append audit"))?;
+        let mut tx = self.begin_append().await?;
+        let record = append_in(&mut tx, event).await?;
         tx.commit().await.map_err(q("commit audit append"))?;
         Ok(record)
+    }
+
+    async fn record_approval(
+        &self,
+        approval: &NewApproval,
+        event: AuditEvent,
+    ) -> Result<(ApprovalRecord, AuditRecord)> {
+        let mut tx = self.begin_append().await?;
+        let record = append_in(&mut tx, event).await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO approvals (page_id, block, script_sha256, page_version, approver, \
+             created_micros, audit_seq) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(&approval.page_id)
+        .bind(&approval.block)
+        .bind(&approval.script_sha256)
+        .bind(approval.page_version)
+        .bind(&approval.approver)
+        .bind(approval.created_micros)
+        .bind(record.seq)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(q("insert approval"))?
+        .get("id");
+        tx.commit().await.map_err(q("commit approval"))?;
+        let stored = ApprovalRecord {
+            id,
+            page_id: approval.page_id.clone(),
+            block: approval.block.clone(),
+            script_sha256: approval.script_sha256.clone(),
+            page_version: approval.page_version,
+            approver: approval.approver.clone(),
+            created_micros: approval.created_micros,
+            audit_seq: record.seq,
+        };
+        Ok((stored, record))
+    }
+
+    async fn approvals(&self, page_id: &str, block: &str) -> Result<Vec<ApprovalRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, page_id, block, script_sha256, page_version, approver, created_micros, \
+             audit_seq FROM approvals WHERE page_id = $1 AND block = $2 ORDER BY id",
+        )
+        .bind(page_id)
+        .bind(block)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("read approvals"))?;
+        Ok(rows
+            .iter()
+            .map(|r| ApprovalRecord {
+                id: r.get("id"),
+                page_id: r.get("page_id"),
+                block: r.get("block"),
+                script_sha256: r.get("script_sha256"),
+                page_version: r.get("page_version"),
+                approver: r.get("approver"),
+                created_micros: r.get("created_micros"),
+                audit_seq: r.get("audit_seq"),
+            })
+            .collect())
     }
 
     async fn audit_records(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>> {
@@ -286,6 +333,36 @@ impl Store for SqliteStore {
             .map_err(q("read audit"))?;
         rows.iter().map(audit_from_row).collect()
     }
+}
+
+/// Appends `event` after the chain's head, inside a transaction opened by `begin_append`.
+async fn append_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    event: AuditEvent,
+) -> Result<AuditRecord> {
+    let head = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(q("read audit head"))?;
+    let head: Option<(i64, String)> = head.map(|r| (r.get("seq"), r.get("hash")));
+    let record = next_record(head.as_ref().map(|(s, h)| (s, h.as_str())), event);
+    sqlx::query(
+        "INSERT INTO audit (seq, ts_micros, actor, action, run_id, target, details, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(record.seq)
+    .bind(record.event.ts_micros)
+    .bind(&record.event.actor)
+    .bind(&record.event.action)
+    .bind(&record.event.run_id)
+    .bind(&record.event.target)
+    .bind(record.event.details.to_string())
+    .bind(&record.prev_hash)
+    .bind(&record.hash)
+    .execute(&mut **tx)
+    .await
+    .map_err(q("append audit"))?;
+    Ok(record)
 }
 
 fn now_micros() -> i64 {
