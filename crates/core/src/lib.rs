@@ -6,6 +6,7 @@ pub mod audit;
 pub mod config;
 pub mod mask;
 pub mod policy;
+pub mod reconcile;
 pub mod runbook;
 pub mod secret_ref;
 pub mod storage;
