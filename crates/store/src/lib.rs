@@ -81,6 +81,18 @@ pub trait Store: Send + Sync + 'static {
         block: &str,
     ) -> impl Future<Output = Result<Vec<ApprovalRecord>>> + Send;
 
+    /// Remembers that arkbridge added `member` to `safe` (names compare ignoring case).
+    fn mark_managed(
+        &self,
+        safe: &str,
+        member: &str,
+        at_micros: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Forgets a member arkbridge removed.
+    fn unmark_managed(&self, safe: &str, member: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Every `(safe, member)` arkbridge added and has not removed.
+    fn managed_members(&self) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
+
     /// Appends an event to the audit chain, atomically with respect to other appenders.
     fn append_audit(&self, event: AuditEvent) -> impl Future<Output = Result<AuditRecord>> + Send;
     /// Audit records with `seq > after`, in order, at most `limit`.

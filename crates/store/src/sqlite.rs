@@ -324,6 +324,41 @@ impl Store for SqliteStore {
             .collect())
     }
 
+    async fn mark_managed(&self, safe: &str, member: &str, at_micros: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO managed_members (safe, member, added_micros) VALUES ($1, $2, $3) \
+             ON CONFLICT (safe, member) DO NOTHING",
+        )
+        .bind(safe)
+        .bind(member)
+        .bind(at_micros)
+        .execute(&self.pool)
+        .await
+        .map_err(q("mark managed member"))?;
+        Ok(())
+    }
+
+    async fn unmark_managed(&self, safe: &str, member: &str) -> Result<()> {
+        sqlx::query("DELETE FROM managed_members WHERE safe = $1 AND member = $2")
+            .bind(safe)
+            .bind(member)
+            .execute(&self.pool)
+            .await
+            .map_err(q("unmark managed member"))?;
+        Ok(())
+    }
+
+    async fn managed_members(&self) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT safe, member FROM managed_members ORDER BY safe, member")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("read managed members"))?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("safe"), r.get("member")))
+            .collect())
+    }
+
     async fn audit_records(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>> {
         let rows = sqlx::query("SELECT * FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2")
             .bind(after)

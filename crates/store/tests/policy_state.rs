@@ -1,5 +1,6 @@
-//! Approvals in the SQLite store: recorded with their audit event in one transaction, read back
-//! per block, and part of a chain that still verifies.
+//! Approvals and managed safe members in the SQLite store: approvals are recorded with their
+//! audit event in one transaction, read back per block, and part of a chain that still verifies;
+//! the members `policy apply` added are remembered ignoring case.
 
 use arkbridge_core::audit::{AuditEvent, verify_chain};
 use arkbridge_store::{NewApproval, SqliteStore, Store};
@@ -89,4 +90,31 @@ async fn approvals_survive_reopening_the_store() {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].script_sha256, "aa11");
     assert_eq!(found[0].page_version, 7);
+}
+
+#[tokio::test]
+async fn managed_members_are_remembered_ignoring_case_until_unmarked() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("s.db")).await.unwrap();
+    store
+        .mark_managed("Prod-DB", "ops-admins", 1)
+        .await
+        .unwrap();
+    store
+        .mark_managed("PROD-DB", "OPS-ADMINS", 2)
+        .await
+        .unwrap();
+    store
+        .mark_managed("Prod-DB-RO", "developers", 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.managed_members().await.unwrap(),
+        vec![
+            ("Prod-DB".to_string(), "ops-admins".to_string()),
+            ("Prod-DB-RO".to_string(), "developers".to_string())
+        ]
+    );
+    store.unmark_managed("prod-db", "Ops-Admins").await.unwrap();
+    assert_eq!(store.managed_members().await.unwrap().len(), 1);
 }
