@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod config;
 pub mod mask;
+pub mod merkle;
 pub mod policy;
 pub mod reconcile;
 pub mod runbook;
