@@ -173,6 +173,8 @@ impl CircuitBreaker {
         CyberArkError::Unavailable {
             endpoint: self.endpoint,
             detail,
+            status: None,
+            code: None,
         }
     }
 
@@ -248,6 +250,8 @@ mod tests {
         Err(CyberArkError::Unavailable {
             endpoint: "ccp",
             detail: "down".into(),
+            status: None,
+            code: None,
         })
     }
 

@@ -10,11 +10,14 @@ use serde_json::Value;
 /// Everything that can go wrong talking to CyberArk. No variant ever holds a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum CyberArkError {
-    /// Transport failure, timeout, CCP `APPAP007E` or a 5xx answer.
+    /// Transport failure, timeout, CCP `APPAP007E` or a 5xx answer. `status` and `code` are set
+    /// when CyberArk did answer (e.g. `400 APPAP007E`, `500 CAWS00001E`).
     #[error("the CyberArk {endpoint} is unavailable: {detail}")]
     Unavailable {
         endpoint: &'static str,
         detail: String,
+        status: Option<u16>,
+        code: Option<String>,
     },
     /// A 4xx answer (not found, not permitted, bad request, bad credentials ...).
     #[error("the CyberArk {endpoint} refused the request (HTTP {status} {code}): {message}")]
@@ -62,14 +65,18 @@ impl CyberArkError {
             {
                 Some(code)
             }
+            CyberArkError::Unavailable {
+                code: Some(code), ..
+            } => Some(code),
             _ => None,
         }
     }
 
-    /// The HTTP status of a refusal.
+    /// The HTTP status of a refusal, or of an answer that said CyberArk is unavailable.
     pub fn status(&self) -> Option<u16> {
         match self {
             CyberArkError::Refused { status, .. } => Some(*status),
+            CyberArkError::Unavailable { status, .. } => *status,
             CyberArkError::ChangeInProgress { .. } => Some(500),
             _ => None,
         }
@@ -188,10 +195,26 @@ pub(crate) fn classify(endpoint: &'static str, status: u16, body: &[u8]) -> Cybe
     if code.eq_ignore_ascii_case("APPAP282E") {
         return CyberArkError::ChangeInProgress { code, message };
     }
+    if code.eq_ignore_ascii_case("ITATS542I") {
+        // A RADIUS challenge (500, but an answer, not an outage): retrying would re-send the
+        // password and open a new challenge each time. A service user cannot answer one.
+        return CyberArkError::Refused {
+            endpoint,
+            status,
+            code,
+            message: format!(
+                "{message} (a RADIUS challenge: arkbridge's service user cannot answer one; \
+                 configure RADIUS so this user gets no challenge, or use another logon method)"
+            ),
+        };
+    }
     if code.eq_ignore_ascii_case("APPAP007E") || status >= 500 {
+        let detail = describe(&code, &message);
         return CyberArkError::Unavailable {
             endpoint,
-            detail: describe(&code, &message),
+            detail,
+            status: Some(status),
+            code: (!code.is_empty()).then_some(code),
         };
     }
     if (400..500).contains(&status) {
@@ -225,6 +248,8 @@ pub(crate) fn transport(endpoint: &'static str, err: reqwest::Error) -> CyberArk
     CyberArkError::Unavailable {
         endpoint,
         detail: clean(&detail),
+        status: None,
+        code: None,
     }
 }
 
@@ -256,7 +281,21 @@ mod tests {
         );
         assert!(e.is_unavailable(), "{e:?}");
         assert!(e.to_string().contains("APPAP007E"), "{e}");
-        assert_eq!(e.code(), None);
+        assert_eq!(e.code(), Some("APPAP007E"));
+        assert_eq!(e.status(), Some(400));
+    }
+
+    #[test]
+    fn radius_challenge_is_a_refusal_not_an_outage() {
+        let e = classify(
+            "pvwa",
+            500,
+            br#"{"ErrorCode":"ITATS542I","ErrorMessage":"Enter the passcode sent to your phone"}"#,
+        );
+        assert!(!e.is_unavailable(), "{e:?}");
+        assert_eq!(e.code(), Some("ITATS542I"));
+        assert_eq!(e.status(), Some(500));
+        assert!(e.to_string().contains("RADIUS challenge"), "{e}");
     }
 
     #[test]
@@ -360,6 +399,8 @@ mod tests {
         let e = CyberArkError::Unavailable {
             endpoint: "ccp",
             detail: "timed out".into(),
+            status: None,
+            code: None,
         };
         assert_eq!(e.to_string(), "the CyberArk ccp is unavailable: timed out");
     }

@@ -145,6 +145,8 @@ async fn fetch_errors_propagate() {
         std::future::ready(Err::<Account, _>(CyberArkError::Unavailable {
             endpoint: "pvwa",
             detail: "down".into(),
+            status: None,
+            code: None,
         }))
     };
     let err = poll_cpm("1_1", Duration::from_secs(5), None, fetch)

@@ -12,6 +12,8 @@ fn unavailable(detail: &str) -> CyberArkError {
     CyberArkError::Unavailable {
         endpoint: "pvwa",
         detail: detail.into(),
+        status: None,
+        code: None,
     }
 }
 
