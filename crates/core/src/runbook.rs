@@ -81,14 +81,50 @@ pub struct DirectiveError {
     pub message: String,
 }
 
-const PREFIX: &str = "arkbridge:";
+/// Every malformed directive of one block, in line order (never empty), so that an author sees
+/// all of them at once rather than one per attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectiveErrors(pub Vec<DirectiveError>);
 
-/// Parses the directives of a script.
+impl std::fmt::Display for DirectiveErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.as_slice() {
+            [one] => one.fmt(f),
+            all => {
+                let block = all.first().map_or("", |e| e.block.as_str());
+                write!(
+                    f,
+                    "runbook `{block}` has {} malformed directives: ",
+                    all.len()
+                )?;
+                for (i, e) in all.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { "; " };
+                    write!(f, "{sep}line {}: {}", e.line, e.message)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for DirectiveErrors {}
+
+impl DirectiveErrors {
+    /// The first error (the one with the lowest line).
+    pub fn first(&self) -> Option<&DirectiveError> {
+        self.0.first()
+    }
+}
+
+const PREFIX: &str = "arkbridge:";
+const DIRECTIVES: &[&str] = &["mode", "timeout", "secret", "secret-file", "fallback"];
+
+/// Parses the directives of a script. Every malformed directive is reported, each with its line.
 pub fn parse_script(
     name: &str,
     language: Option<&str>,
     script: &str,
-) -> Result<Runbook, DirectiveError> {
+) -> Result<Runbook, DirectiveErrors> {
     let mut rb = Runbook {
         name: name.to_string(),
         language: language.map(str::to_string),
@@ -98,13 +134,8 @@ pub fn parse_script(
         script: script.to_string(),
     };
     let mut seen_mode = false;
+    let mut errors = Vec::new();
     for (idx, raw) in script.lines().enumerate() {
-        let line_no = idx + 1;
-        let err = |message: String| DirectiveError {
-            block: name.to_string(),
-            line: line_no,
-            message,
-        };
         let line = raw.trim();
         if line.is_empty() || (idx == 0 && line.starts_with("#!")) {
             continue;
@@ -112,95 +143,144 @@ pub fn parse_script(
         let Some(comment) = line.strip_prefix('#') else {
             break;
         };
-        let Some(directive) = comment.trim_start().strip_prefix(PREFIX) else {
-            continue;
+        let result = match comment.trim_start().strip_prefix(PREFIX) {
+            Some(directive) => apply(&mut rb, &mut seen_mode, directive.trim()),
+            None => near_miss(comment.trim_start()),
         };
-        let directive = directive.trim();
-        let (word, rest) = match directive.split_once(char::is_whitespace) {
-            Some((w, r)) => (w, r.trim()),
-            None => (directive, ""),
-        };
-        // `VAR REFERENCE`, where the reference is the rest of the line (safe and object names
-        // may hold spaces).
-        let binding = || {
-            rest.split_once(char::is_whitespace)
-                .map(|(v, r)| (v, r.trim()))
-                .filter(|(_, r)| !r.is_empty())
-        };
-        let wrong_args = || {
-            err(format!(
-                "`{word}` has the wrong number of arguments: `{directive}`"
-            ))
-        };
-        match word {
-            "" => return Err(err("empty directive".into())),
-            "mode" | "timeout" if rest.is_empty() || rest.contains(char::is_whitespace) => {
-                return Err(wrong_args());
-            }
-            "mode" => {
-                if seen_mode {
-                    return Err(err("`mode` is given twice".into()));
-                }
-                seen_mode = true;
-                rb.mode = match rest {
-                    "read" => Mode::Read,
-                    "write" => Mode::Write,
-                    other => {
-                        return Err(err(format!(
-                            "unknown mode `{other}`; use `read` or `write`"
-                        )));
-                    }
-                };
-            }
-            "timeout" => {
-                if rb.timeout.is_some() {
-                    return Err(err("`timeout` is given twice".into()));
-                }
-                rb.timeout = Some(parse_duration(rest).map_err(err)?);
-            }
-            "secret" | "secret-file" => {
-                let (var, reference) = binding().ok_or_else(wrong_args)?;
-                check_variable(var).map_err(err)?;
-                if rb.bindings.iter().any(|b| b.variable == var) {
-                    return Err(err(format!("`{var}` is bound twice")));
-                }
-                let reference = parse_ref(reference).map_err(|e| err(e.to_string()))?;
-                rb.bindings.push(Binding {
-                    variable: var.to_string(),
-                    reference,
-                    kind: if word == "secret" {
-                        BindingKind::Env
-                    } else {
-                        BindingKind::File
-                    },
-                    fallback: None,
-                });
-            }
-            "fallback" => {
-                let (var, reference) = binding().ok_or_else(wrong_args)?;
-                let reference = parse_ref(reference).map_err(|e| err(e.to_string()))?;
-                let Some(b) = rb.bindings.iter_mut().find(|b| b.variable == var) else {
-                    return Err(err(format!(
-                        "`fallback {var}` comes before any `secret {var}` or `secret-file {var}`"
-                    )));
-                };
-                if b.fallback.is_some() {
-                    return Err(err(format!("`{var}` has two fallbacks")));
-                }
-                b.fallback = Some(reference);
-            }
-            other => {
-                return Err(err(format!(
-                    "unknown directive `{other}`; known: mode, timeout, secret, secret-file, fallback"
-                )));
-            }
+        if let Err(message) = result {
+            errors.push(DirectiveError {
+                block: name.to_string(),
+                line: idx + 1,
+                message,
+            });
         }
     }
-    Ok(rb)
+    if errors.is_empty() {
+        Ok(rb)
+    } else {
+        Err(DirectiveErrors(errors))
+    }
 }
 
-fn parse_ref(s: &str) -> Result<SecretRef, SecretRefError> {
-    s.parse()
+/// A comment that was meant as a directive but does not read as one (`# Arkbridge: mode write`,
+/// `# arkbridge secret X ...`). Ignoring it silently would run the script without the binding
+/// or mode its author asked for.
+fn near_miss(comment: &str) -> Result<(), String> {
+    let mut words = comment.split_whitespace();
+    let first = words.next().unwrap_or("");
+    // The exact prefix was handled by the caller, so a match here differs in case only.
+    if let Some(head) = first
+        .get(..PREFIX.len())
+        .filter(|h| h.eq_ignore_ascii_case(PREFIX))
+    {
+        return Err(format!(
+            "`{head}` looks like a directive; the prefix is `arkbridge:` in lower case"
+        ));
+    }
+    let second = words.next().unwrap_or("");
+    if first.eq_ignore_ascii_case("arkbridge") && DIRECTIVES.contains(&second) {
+        return Err(format!(
+            "`{first} {second}` looks like a directive but lacks the colon: write `arkbridge: {second}`"
+        ));
+    }
+    Ok(())
+}
+
+/// Applies one directive (the text after `arkbridge:`) to the runbook.
+fn apply(rb: &mut Runbook, seen_mode: &mut bool, directive: &str) -> Result<(), String> {
+    let (word, rest) = match directive.split_once(char::is_whitespace) {
+        Some((w, r)) => (w, r.trim()),
+        None => (directive, ""),
+    };
+    // `VAR REFERENCE`, where the reference is the rest of the line (safe and object names may
+    // hold spaces).
+    let binding = || {
+        rest.split_once(char::is_whitespace)
+            .map(|(v, r)| (v, r.trim()))
+            .filter(|(_, r)| !r.is_empty())
+    };
+    // The directive is not quoted back: an author who typed a password where the reference
+    // belongs must not see it again in an error message or a log.
+    let wrong_args = || {
+        let usage = match word {
+            "mode" => "mode read|write".to_string(),
+            "timeout" => "timeout 10m".to_string(),
+            _ => format!("{word} VAR cyberark://SAFE/OBJECT[#FIELD]"),
+        };
+        format!("`{word}` has the wrong number of arguments; write `{usage}`")
+    };
+    match word {
+        "" => return Err("empty directive".into()),
+        "mode" | "timeout" if rest.is_empty() || rest.contains(char::is_whitespace) => {
+            return Err(wrong_args());
+        }
+        "mode" => {
+            if *seen_mode {
+                return Err("`mode` is given twice".into());
+            }
+            *seen_mode = true;
+            rb.mode = match rest {
+                "read" => Mode::Read,
+                "write" => Mode::Write,
+                other => return Err(format!("unknown mode `{other}`; use `read` or `write`")),
+            };
+        }
+        "timeout" => {
+            if rb.timeout.is_some() {
+                return Err("`timeout` is given twice".into());
+            }
+            rb.timeout = Some(parse_duration(rest)?);
+        }
+        "secret" | "secret-file" => {
+            let (var, reference) = binding().ok_or_else(wrong_args)?;
+            check_variable(var)?;
+            if rb.bindings.iter().any(|b| b.variable == var) {
+                return Err(format!("`{var}` is bound twice"));
+            }
+            let reference = parse_ref(reference)?;
+            rb.bindings.push(Binding {
+                variable: var.to_string(),
+                reference,
+                kind: if word == "secret" {
+                    BindingKind::Env
+                } else {
+                    BindingKind::File
+                },
+                fallback: None,
+            });
+        }
+        "fallback" => {
+            let (var, reference) = binding().ok_or_else(wrong_args)?;
+            let reference = parse_ref(reference)?;
+            let Some(b) = rb.bindings.iter_mut().find(|b| b.variable == var) else {
+                return Err(format!(
+                    "`fallback {var}` comes before any `secret {var}` or `secret-file {var}`"
+                ));
+            };
+            if b.fallback.is_some() {
+                return Err(format!("`{var}` has two fallbacks"));
+            }
+            b.fallback = Some(reference);
+        }
+        other => {
+            return Err(format!(
+                "unknown directive `{other}`; known: mode, timeout, secret, secret-file, fallback"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Parses a directive's reference. Text that is not a reference at all is not quoted back, for
+/// the same reason as in `wrong_args`.
+fn parse_ref(s: &str) -> Result<SecretRef, String> {
+    s.parse().map_err(|e| match e {
+        SecretRefError::Scheme(_) => {
+            "the reference must start with cyberark:// (what was written is not shown, as it may be a secret)"
+                .to_string()
+        }
+        other => other.to_string(),
+    })
 }
 
 fn check_variable(var: &str) -> Result<(), String> {
@@ -255,124 +335,4 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err("a timeout must be positive".into());
     }
     Ok(Duration::from_secs(secs))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[track_caller]
-    fn check_err(script: &str, line: usize, needle: &str) {
-        let e = parse_script("b", None, script).unwrap_err();
-        assert_eq!(e.line, line, "{e}");
-        assert!(e.to_string().contains(needle), "{e}");
-    }
-
-    #[test]
-    fn parses_the_product_example() {
-        let rb = parse_script(
-            "restart",
-            Some("bash"),
-            "#!/usr/bin/env bash\n# arkbridge: mode write\n# arkbridge: timeout 10m\n\
-             # arkbridge: secret DB_PASSWORD cyberark://Prod-DB/postgres-admin\n\
-             # arkbridge: secret DB_USER cyberark://Prod-DB/postgres-admin#UserName\n\
-             # arkbridge: secret-file SSH_KEY cyberark://Prod-Linux/deploy-key\n\
-             # arkbridge: fallback DB_PASSWORD cyberark://Prod-DB-RO/postgres-readonly\n\
-             psql -c 'select 1'\n# arkbridge: mode read\n",
-        )
-        .unwrap();
-        assert_eq!(
-            rb.mode,
-            Mode::Write,
-            "directives after the first command are ignored"
-        );
-        assert_eq!(rb.timeout, Some(Duration::from_secs(600)));
-        assert_eq!(rb.bindings.len(), 3);
-        assert_eq!(
-            rb.bindings[0].fallback.as_ref().unwrap().to_string(),
-            "cyberark://Prod-DB-RO/postgres-readonly"
-        );
-        assert_eq!(rb.bindings[1].reference.field.as_deref(), Some("UserName"));
-        assert_eq!(rb.bindings[2].kind, BindingKind::File);
-    }
-
-    #[test]
-    fn references_may_name_safes_with_spaces() {
-        let rb = parse_script(
-            "b",
-            None,
-            "# arkbridge: secret ROOT_PW cyberark://Linux Root/host 1#UserName\n",
-        )
-        .unwrap();
-        let r = &rb.bindings[0].reference;
-        assert_eq!(
-            (r.safe.as_str(), r.object.as_str(), r.field.as_deref()),
-            ("Linux Root", "host 1", Some("UserName"))
-        );
-    }
-
-    #[test]
-    fn defaults_to_read_without_timeout() {
-        let rb = parse_script("b", None, "echo hi\n").unwrap();
-        assert_eq!(
-            (rb.mode, rb.timeout, rb.bindings.len()),
-            (Mode::Read, None, 0)
-        );
-    }
-
-    #[test]
-    fn malformed_directives_name_their_line() {
-        check_err("# arkbridge: mode admin\n", 1, "unknown mode `admin`");
-        check_err(
-            "#!/bin/sh\n\n# arkbridge: timeout soon\n",
-            3,
-            "not a duration",
-        );
-        check_err("# arkbridge: timeout 0s\n", 1, "positive");
-        check_err(
-            "# arkbridge: secret db cyberark://S/o\n",
-            1,
-            "not a valid variable",
-        );
-        check_err("# arkbridge: secret PATH cyberark://S/o\n", 1, "reserved");
-        check_err("# arkbridge: secret X vault://S/o\n", 1, "cyberark://");
-        check_err(
-            "# arkbridge: secret X cyberark://S/o\n# arkbridge: secret X cyberark://S/p\n",
-            2,
-            "bound twice",
-        );
-        check_err(
-            "# arkbridge: fallback X cyberark://S/o\n",
-            1,
-            "comes before",
-        );
-        check_err("# arkbridge: secret X\n", 1, "wrong number of arguments");
-        check_err(
-            "# arkbridge: mode read write\n",
-            1,
-            "wrong number of arguments",
-        );
-        check_err("# arkbridge: timeout\n", 1, "wrong number of arguments");
-        check_err(
-            "# arkbridge: sekret X cyberark://S/o\n",
-            1,
-            "unknown directive `sekret`",
-        );
-        check_err(
-            "# arkbridge: mode read\n# arkbridge: mode write\n",
-            2,
-            "twice",
-        );
-        check_err("#arkbridge:\n", 1, "empty directive");
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
-        assert!(parse_duration("1d").is_err());
-        assert!(parse_duration("99999999999999999999h").is_err());
-        assert!(parse_duration("").is_err());
-    }
 }

@@ -1,258 +1,104 @@
-//! Reading runbook blocks out of Confluence storage format.
+//! The storage-format engine: Confluence storage XHTML in, runbooks, a text view and minimal
+//! edits out. Pure computation, no I/O.
 //!
-//! Storage format is XML with undeclared `ac:`/`ri:` prefixes and HTML named entities. It is read
-//! with quick-xml without namespace resolution. A runbook block is a `code` macro whose `title`
-//! parameter is `arkbridge: NAME`; its script is the concatenation of the CDATA sections (and
-//! text) of its `ac:plain-text-body`. CDATA is taken verbatim; text outside CDATA is
-//! entity-decoded.
+//! Storage format is XML with undeclared `ac:`/`ri:` prefixes and HTML named entities; Cloud
+//! adds `local-id`, `ac:local-id` and `ac:macro-id` attributes. [`Page::parse`] reads it with
+//! quick-xml into nodes that keep their exact byte spans, and refuses malformed input with an
+//! [`XmlError`] that says where. On a parsed page:
+//! - [`Page::code_blocks`] and [`Page::runbook_blocks`] find code macros and runbooks (see
+//!   `blocks`);
+//! - [`Page::text_view`] gives the text a secret scanner searches, mapped back to the page (see
+//!   `view`);
+//! - [`TextView::replace`] and [`Page::insert_status_after`] produce [`Edit`]s that change one
+//!   range of the page and leave every other byte as it was (see `edit`).
+//!
+//! The free functions [`code_blocks`], [`runbooks`] and [`plain_text`] are the one-call forms
+//! the engine and the CLI use.
 
-use quick_xml::Reader;
-use quick_xml::events::{BytesStart, Event};
+mod attrs;
+mod blocks;
+mod edit;
+mod entities;
+mod error;
+pub mod fuzzing;
+mod parse;
+mod view;
 
-use crate::runbook::{DirectiveError, Runbook, parse_script};
+pub use blocks::{CodeBlock, NameSource, RUNBOOK_PREFIX, RunbookBlock};
+pub use edit::{Colour, Edit, EditError, Status, apply_edits, escape_attr, escape_text};
+pub use error::{Problem, StorageError, XmlError};
+pub use parse::{Attr, Node, NodeKind, Page, Piece};
+pub use view::{Context, Located, Segment, SpanError, TextView};
 
-/// A `code` (or `noformat`) macro found on a page.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CodeBlock {
-    pub macro_name: String,
-    pub title: Option<String>,
-    pub language: Option<String>,
-    pub macro_id: Option<String>,
-    pub body: String,
+use crate::runbook::Runbook;
+
+impl<'a> Page<'a> {
+    /// The scanner's view of the page.
+    pub fn text_view(&self) -> TextView<'a> {
+        TextView::new(self)
+    }
 }
-
-/// Why a page's runbooks could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StorageError {
-    #[error("the page's storage format is malformed near byte {position}: {message}")]
-    Xml { position: u64, message: String },
-    #[error(transparent)]
-    Directive(#[from] DirectiveError),
-    #[error("two runbook blocks on the page are named `{0}`")]
-    DuplicateName(String),
-    #[error("a runbook block has an empty name (title `arkbridge:` needs a name after it)")]
-    EmptyName,
-}
-
-const RUNBOOK_PREFIX: &str = "arkbridge:";
 
 /// All code and noformat macros of a page, in document order.
 pub fn code_blocks(storage: &str) -> Result<Vec<CodeBlock>, StorageError> {
-    let mut reader = Reader::from_str(storage);
-    let mut stack: Vec<Option<CodeBlock>> = Vec::new();
-    let mut capture: Option<(Capture, String)> = None;
-    let mut out = Vec::new();
-    loop {
-        let event = reader.read_event().map_err(|e| StorageError::Xml {
-            position: reader.error_position(),
-            message: e.to_string(),
-        })?;
-        match event {
-            Event::Start(e) => match e.name().as_ref() {
-                "ac:structured-macro" => stack.push(open_macro(&e)),
-                "ac:parameter" if stack.last().is_some_and(Option::is_some) => {
-                    capture = Some((
-                        Capture::Param(attr(&e, "ac:name").unwrap_or_default()),
-                        String::new(),
-                    ));
-                }
-                "ac:plain-text-body" if stack.last().is_some_and(Option::is_some) => {
-                    capture = Some((Capture::Body, String::new()));
-                }
-                _ => {}
-            },
-            Event::Empty(e) if e.name().as_ref() == "ac:structured-macro" => {
-                if let Some(block) = open_macro(&e) {
-                    out.push(block);
-                }
-            }
-            Event::End(e) => match e.name().as_ref() {
-                "ac:structured-macro" => {
-                    if let Some(Some(block)) = stack.pop() {
-                        out.push(block);
-                    }
-                }
-                "ac:parameter" | "ac:plain-text-body" => {
-                    if let (Some((target, text)), Some(Some(block))) =
-                        (capture.take(), stack.last_mut())
-                    {
-                        match target {
-                            Capture::Body => block.body.push_str(&text),
-                            Capture::Param(name) => match name.as_str() {
-                                "title" => block.title = Some(text.trim().to_string()),
-                                "language" => block.language = Some(text.trim().to_string()),
-                                _ => {}
-                            },
-                        }
-                    }
-                }
-                _ => {}
-            },
-            Event::Text(t) => {
-                if let Some((_, buf)) = &mut capture {
-                    buf.push_str(&t.xml10_content());
-                }
-            }
-            Event::CData(t) => {
-                if let Some((_, buf)) = &mut capture {
-                    buf.push_str(&t.xml10_content());
-                }
-            }
-            Event::GeneralRef(r) => {
-                if let Some((_, buf)) = &mut capture {
-                    let name = r.xml10_content();
-                    match r.resolve_char_ref() {
-                        Ok(Some(c)) => buf.push(c),
-                        _ => match entity(&name) {
-                            Some(s) => buf.push_str(s),
-                            None => {
-                                buf.push('&');
-                                buf.push_str(&name);
-                                buf.push(';');
-                            }
-                        },
-                    }
-                }
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    if !stack.is_empty() {
-        return Err(StorageError::Xml {
-            position: reader.buffer_position(),
-            message: "a macro is not closed".into(),
-        });
-    }
-    Ok(out)
+    Ok(Page::parse(storage)?.code_blocks())
 }
 
-/// The runbook blocks of a page, in document order.
+/// The runbook blocks of a page, in document order. Fails on the first block with malformed
+/// directives (reporting all of that block's), on an empty name and on a duplicate name; use
+/// [`Page::runbook_blocks`] to see every block's result.
 pub fn runbooks(storage: &str) -> Result<Vec<Runbook>, StorageError> {
     let mut out: Vec<Runbook> = Vec::new();
-    for block in code_blocks(storage)? {
-        if block.macro_name != "code" {
-            continue;
-        }
-        let Some(name) = block
-            .title
-            .as_deref()
-            .and_then(|t| t.strip_prefix(RUNBOOK_PREFIX))
-        else {
-            continue;
-        };
-        let name = name.trim();
-        if name.is_empty() {
+    for block in Page::parse(storage)?.runbook_blocks() {
+        if block.name.is_empty() {
             return Err(StorageError::EmptyName);
         }
-        if out.iter().any(|r| r.name == name) {
-            return Err(StorageError::DuplicateName(name.to_string()));
+        if out.iter().any(|r| r.name == block.name) {
+            return Err(StorageError::DuplicateName(block.name));
         }
-        out.push(parse_script(name, block.language.as_deref(), &block.body)?);
+        out.push(block.parsed?);
     }
     Ok(out)
 }
 
-/// A plain-text view of a storage-format body: text and CDATA in document order, entities
-/// decoded, a line break after each block element. For showing pages and comments in a terminal.
+/// Elements after which [`plain_text`] starts a new line.
+const LINE_ENDS: &[&str] = &[
+    "p", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "div",
+];
+
+/// A plain-text view of a storage-format body for showing pages and comments in a terminal:
+/// text and CDATA in document order, entities decoded, a line break after each block element
+/// and around each code body, parameters separated by spaces.
 pub fn plain_text(storage: &str) -> Result<String, StorageError> {
-    let mut reader = Reader::from_str(storage);
+    let page = Page::parse(storage)?;
+    let nodes = page.nodes();
+    let is_cdata = |i: usize| nodes.get(i).is_some_and(|n| n.kind == NodeKind::CData);
     let mut out = String::new();
-    loop {
-        let event = reader.read_event().map_err(|e| StorageError::Xml {
-            position: reader.error_position(),
-            message: e.to_string(),
-        })?;
-        match event {
-            Event::Text(t) => out.push_str(&t.xml10_content()),
-            Event::CData(t) => {
-                if !out.is_empty() && !out.ends_with('\n') {
+    for (i, node) in nodes.iter().enumerate() {
+        match &node.kind {
+            NodeKind::Text => out.push_str(&storage[node.span.clone()]),
+            NodeKind::Ref(c) => out.push(*c),
+            NodeKind::CData => {
+                // Adjacent sections are one text split around a `]]>`: keep them together.
+                let continues = i > 0 && is_cdata(i - 1);
+                if !(continues || out.is_empty() || out.ends_with('\n')) {
                     out.push('\n');
                 }
-                out.push_str(&t.xml10_content());
-                out.push('\n');
+                out.push_str(&storage[parse::cdata_content(&node.span)]);
+                if !is_cdata(i + 1) {
+                    out.push('\n');
+                }
             }
-            Event::GeneralRef(r) => match r.resolve_char_ref() {
-                Ok(Some(c)) => out.push(c),
-                _ => out.push_str(entity(&r.xml10_content()).unwrap_or(" ")),
+            NodeKind::End { start } if !out.ends_with('\n') => match page.name(*start) {
+                Some("ac:parameter") => out.push(' '),
+                Some(name) if LINE_ENDS.contains(&name) => out.push('\n'),
+                _ => {}
             },
-            Event::End(e)
-                if matches!(
-                    e.name().as_ref(),
-                    "p" | "tr" | "li" | "h1" | "h2" | "h3" | "h4" | "pre" | "ac:parameter"
-                ) && !out.ends_with('\n') =>
-            {
-                out.push(if e.name().as_ref() == "ac:parameter" {
-                    ' '
-                } else {
-                    '\n'
-                });
-            }
-            Event::Empty(e) if e.name().as_ref() == "br" => out.push('\n'),
-            Event::Eof => break,
+            NodeKind::Empty { name, .. } if name == "br" => out.push('\n'),
             _ => {}
         }
     }
     Ok(out)
-}
-
-enum Capture {
-    Param(String),
-    Body,
-}
-
-fn open_macro(e: &BytesStart<'_>) -> Option<CodeBlock> {
-    let name = attr(e, "ac:name")?;
-    if name != "code" && name != "noformat" {
-        return None;
-    }
-    Some(CodeBlock {
-        macro_name: name,
-        title: None,
-        language: None,
-        macro_id: attr(e, "ac:macro-id"),
-        body: String::new(),
-    })
-}
-
-fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
-    let a = e.try_get_attribute(name).ok()??;
-    Some(
-        a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-            .map(|v| v.into_owned())
-            .unwrap_or_else(|_| a.value.into_owned()),
-    )
-}
-
-/// HTML named entities that appear in storage format (XML's five plus common HTML ones).
-fn entity(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "amp" => "&",
-        "lt" => "<",
-        "gt" => ">",
-        "quot" => "\"",
-        "apos" => "'",
-        "nbsp" => "\u{a0}",
-        "ndash" => "\u{2013}",
-        "mdash" => "\u{2014}",
-        "rarr" => "\u{2192}",
-        "larr" => "\u{2190}",
-        "hellip" => "\u{2026}",
-        "lsquo" => "\u{2018}",
-        "rsquo" => "\u{2019}",
-        "ldquo" => "\u{201c}",
-        "rdquo" => "\u{201d}",
-        "copy" => "\u{a9}",
-        "reg" => "\u{ae}",
-        "trade" => "\u{2122}",
-        "bull" => "\u{2022}",
-        "middot" => "\u{b7}",
-        "times" => "\u{d7}",
-        "laquo" => "\u{ab}",
-        "raquo" => "\u{bb}",
-        "euro" => "\u{20ac}",
-        _ => return None,
-    })
 }
 
 #[cfg(test)]
@@ -287,19 +133,31 @@ mod tests {
     fn entity_encoded_body_without_cdata() {
         let page = code_macro(
             "arkbridge: x",
-            "echo &quot;a&quot; &amp;&amp; echo &#x41;&#66; &unknown;",
+            "echo &quot;a&quot; &amp;&amp; echo &#x41;&#66;&nbsp;&mdash;",
         );
         let rbs = runbooks(&page).unwrap();
-        assert_eq!(rbs[0].script, "echo \"a\" && echo AB &unknown;");
+        assert_eq!(rbs[0].script, "echo \"a\" && echo AB\u{a0}\u{2014}");
+    }
+
+    #[test]
+    fn unknown_entity_is_a_positioned_error() {
+        let err = runbooks("<p>\n x &bogus;</p>").unwrap_err();
+        let StorageError::Xml(e) = &err else {
+            panic!("{err}")
+        };
+        assert_eq!((e.line, e.column, e.position), (2, 4, 7));
+        assert_eq!(e.problem, Problem::UnknownEntity("bogus".into()));
     }
 
     #[test]
     fn malformed_xml_is_a_clear_error() {
         let err = runbooks("<p>open <b>bold</p>").unwrap_err();
-        assert!(matches!(err, StorageError::Xml { .. }), "{err}");
+        assert!(matches!(err, StorageError::Xml(_)), "{err}");
         let err = runbooks(r#"<ac:structured-macro ac:name="code"><ac:plain-text-body><![CDATA[x"#)
             .unwrap_err();
-        assert!(matches!(err, StorageError::Xml { .. }), "{err}");
+        assert!(matches!(err, StorageError::Xml(_)), "{err}");
+        let err = runbooks("<p><b>x</b>").unwrap_err();
+        assert!(err.to_string().contains("`<p>` is never closed"), "{err}");
     }
 
     #[test]
@@ -320,19 +178,33 @@ mod tests {
     }
 
     #[test]
-    fn directive_errors_surface() {
+    fn directive_errors_surface_with_block_and_line() {
         let err = runbooks(&code_macro(
             "arkbridge: a",
-            "<![CDATA[# arkbridge: mode root]]>",
+            "<![CDATA[# arkbridge: mode root\n# arkbridge: timeout soon]]>",
         ))
         .unwrap_err();
-        assert!(err.to_string().contains("line 1"), "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("runbook `a` has 2 malformed directives"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("line 1: unknown mode") && msg.contains("line 2:"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn plain_text_view() {
         let t = plain_text("<p>a&nbsp;&amp;b</p><ac:structured-macro ac:name=\"code\"><ac:plain-text-body><![CDATA[x <y>]]></ac:plain-text-body></ac:structured-macro><p>c<br/>d</p>").unwrap();
         assert_eq!(t, "a\u{a0}&b\nx <y>\nc\nd\n");
+    }
+
+    #[test]
+    fn plain_text_keeps_split_cdata_together() {
+        let t = plain_text("<p>a</p><pre><![CDATA[x]]]]><![CDATA[>y]]></pre>").unwrap();
+        assert_eq!(t, "a\nx]]>y\n");
     }
 
     #[test]
@@ -346,6 +218,9 @@ mod tests {
             "<a><![CDATA[",
             "\u{0}<x y='&#xFFFFFFFF;'/>",
             "&#0;",
+            "<a b='&'/>",
+            "<a b='&x y;'/>",
+            "\u{feff}<p>x</p>",
         ] {
             let _ = runbooks(s);
             let _ = plain_text(s);
