@@ -1,6 +1,8 @@
-//! Client tests against a tiny plain-HTTP axum server on loopback: authentication header,
-//! retries (429 with `Retry-After: 0`, 503, no retry of a failed POST), pagination through the
-//! `Link` header and `_links.next`, 404 and 409 mapping. Backoff is shortened to 1 ms.
+//! Client tests against a tiny plain-HTTP axum server on loopback, over real sockets: the
+//! authentication header, retries (429 with `Retry-After: 0`, 503, no retry of a failed POST),
+//! pagination through the `Link` header and `_links.next`, 404 and 409 mapping, connection
+//! failures. Backoff is shortened to 1 ms; the timing itself is tested on the paused clock in
+//! `timing_tests.rs`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +15,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use super::*;
+use arkbridge_core::config::ConfluenceConfig;
+use secrecy::SecretString;
+use serde_json::Value;
+
+use crate::{ConfluenceClient, ConfluenceError, Page, RetryPolicy};
 
 #[derive(Default)]
 struct Hits {
@@ -96,16 +102,15 @@ async fn serve() -> (String, Arc<Hits>) {
 }
 
 fn client(url: &str) -> ConfluenceClient {
-    let cfg = ConfluenceConfig {
-        url: url.to_string(),
-        user: "bot@example.com".into(),
-        token: arkbridge_core::config::ConfigSecret::Inline(String::new()),
-        ca_cert: None,
+    let cfg = crate::test_support::cloud_config(url);
+    let policy = RetryPolicy {
+        base: Duration::from_millis(1),
+        cap: Duration::from_millis(2),
+        ..RetryPolicy::default()
     };
-    let mut c = ConfluenceClient::new(&cfg, SecretString::from("tok-hunter2")).unwrap();
-    c.retry.base = Duration::from_millis(1);
-    c.retry.cap = Duration::from_millis(2);
-    c
+    ConfluenceClient::new(&cfg, SecretString::from("tok-hunter2"))
+        .unwrap()
+        .with_retry_policy(policy)
 }
 
 #[tokio::test]
@@ -122,12 +127,16 @@ async fn retries_429_then_succeeds_with_basic_auth() {
 }
 
 #[tokio::test]
-async fn gives_up_after_three_attempts() {
+async fn gives_up_after_max_attempts() {
     let (url, hits) = serve().await;
     let err = client(&url).get_page("2").await.unwrap_err();
     assert!(err.is_unavailable(), "{err:?}");
+    assert_eq!(err.status(), Some(503));
     assert!(err.to_string().contains("503"), "{err}");
-    assert_eq!(hits.down.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        hits.down.load(Ordering::SeqCst) as u32,
+        RetryPolicy::default().max_attempts
+    );
 }
 
 #[tokio::test]
@@ -209,12 +218,52 @@ fn debug_and_config_checks() {
         "{dbg}"
     );
     let cfg = |user: &str, url: &str| ConfluenceConfig {
-        url: url.into(),
         user: user.into(),
-        token: arkbridge_core::config::ConfigSecret::Inline(String::new()),
-        ca_cert: None,
+        ..crate::test_support::cloud_config(url)
     };
     assert!(ConfluenceClient::new(&cfg("a:b", "https://x"), SecretString::from("t")).is_err());
     assert!(ConfluenceClient::new(&cfg("a", "https://x"), SecretString::from("")).is_err());
     assert!(ConfluenceClient::new(&cfg("a", "x"), SecretString::from("t")).is_err());
+    let pat_on_cloud = ConfluenceConfig {
+        auth: arkbridge_core::config::ConfluenceAuth::Pat,
+        ..cfg("", "https://x")
+    };
+    let err = ConfluenceClient::new(&pat_on_cloud, SecretString::from("t")).unwrap_err();
+    assert!(err.to_string().contains("Data Center"), "{err}");
+    let oauth_on_site = ConfluenceConfig {
+        auth: arkbridge_core::config::ConfluenceAuth::Oauth,
+        ..cfg("", "https://x")
+    };
+    let err = ConfluenceClient::new(&oauth_on_site, SecretString::from("t")).unwrap_err();
+    assert!(err.to_string().contains("cloud_id"), "{err}");
+}
+
+#[tokio::test]
+async fn data_center_pat_goes_over_the_wire_as_bearer() {
+    let app = Router::new().route(
+        "/rest/api/content/7",
+        get(|headers: AxHeaders| async move {
+            if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer pat-hunter2") {
+                return (StatusCode::UNAUTHORIZED, "{}").into_response();
+            }
+            axum::Json(json!({"id": "7", "type": "page", "title": "T", "space": {"id": 1, "key": "OPS"},
+                "version": {"number": 2}, "body": {"storage": {"value": "<p/>", "representation": "storage"}}}))
+            .into_response()
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.ok();
+    });
+    let cfg = crate::test_support::dc_config(&format!("http://{addr}"));
+    let c = ConfluenceClient::new(&cfg, SecretString::from("pat-hunter2")).unwrap();
+    let page = c.get_page("7").await.unwrap();
+    assert_eq!((page.version, page.space_key.as_deref()), (2, Some("OPS")));
+    let bad = ConfluenceClient::new(&cfg, SecretString::from("wrong")).unwrap();
+    let err = bad.get_page("7").await.unwrap_err();
+    assert!(
+        matches!(err, ConfluenceError::Refused { status: 401, .. }),
+        "{err:?}"
+    );
 }

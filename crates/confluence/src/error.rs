@@ -2,18 +2,22 @@
 //!
 //! Confluence Cloud answers with the v2 envelope `{"errors":[{"status","code","title","detail"}]}`,
 //! the v1 envelope `{"statusCode","message",...}`, or (from the API gateway) `{"code","message"}`.
-//! All are parsed leniently; anything else yields a short, cleaned excerpt of the body. Errors never
-//! carry the API token.
+//! All are parsed leniently; anything else yields a short, cleaned excerpt of the body. A v1
+//! message of the form `com.atlassian....GoneException: text` gives the exception's class name as
+//! the code. Errors are classified: *unavailable* (transport, 5xx, rate limiting that outlasted the
+//! retries) may be tried again later; everything else is a refusal or a local problem. Errors
+//! never carry the token.
 
 use serde_json::Value;
 
 /// Everything that can go wrong talking to Confluence. No variant holds a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfluenceError {
-    /// Transport failure, timeout, 5xx, or rate limiting that outlasted the retries.
+    /// Transport failure, timeout, 5xx, or rate limiting that outlasted the retries. `status` is
+    /// the last HTTP status, if an answer came.
     #[error("Confluence is unavailable: {detail}")]
-    Unavailable { detail: String },
-    /// 401, 403 or another 4xx answer.
+    Unavailable { status: Option<u16>, detail: String },
+    /// 401, 403, 410 or another 4xx answer.
     #[error("Confluence refused the request (HTTP {status}{}): {message}", code_suffix(.code))]
     Refused {
         status: u16,
@@ -38,6 +42,12 @@ pub enum ConfluenceError {
     /// An input the client cannot use (a page reference, a non-numeric id).
     #[error("{0}")]
     Invalid(String),
+    /// The operation has no API on this flavor of Confluence.
+    #[error("{operation} is not available on Confluence {flavor}")]
+    Unsupported {
+        operation: &'static str,
+        flavor: &'static str,
+    },
 }
 
 fn code_suffix(code: &Option<String>) -> String {
@@ -49,9 +59,38 @@ fn version_text(v: &Option<u64>) -> String {
 }
 
 impl ConfluenceError {
-    /// True for transient failures (transport, 5xx, rate limiting).
+    /// True for transient failures (transport, 5xx, rate limiting): trying later may work.
     pub fn is_unavailable(&self) -> bool {
         matches!(self, ConfluenceError::Unavailable { .. })
+    }
+
+    /// True when Confluence answered and said no (4xx, including 404 and 409).
+    pub fn is_refused(&self) -> bool {
+        matches!(
+            self,
+            ConfluenceError::Refused { .. }
+                | ConfluenceError::NotFound { .. }
+                | ConfluenceError::Conflict { .. }
+        )
+    }
+
+    /// The HTTP status behind the error, when an answer came.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ConfluenceError::Unavailable { status, .. } => *status,
+            ConfluenceError::Refused { status, .. } => Some(*status),
+            ConfluenceError::NotFound { .. } => Some(404),
+            ConfluenceError::Conflict { .. } => Some(409),
+            _ => None,
+        }
+    }
+
+    /// The error code of the answer (`CONFLICT`, `GoneException`, ...), when it named one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ConfluenceError::Refused { code, .. } => code.as_deref(),
+            _ => None,
+        }
     }
 }
 
@@ -100,13 +139,46 @@ pub(crate) fn parse_error_body(body: &[u8]) -> ErrorBody {
     }
     let message = text(obj.get("message"))
         .or_else(|| text(obj.get("title")))
+        .or_else(|| v1_data_message(obj.get("data")))
         .or_else(|| text(obj.get("reason")))
         .unwrap_or_default();
-    let code = text(obj.get("code")).or_else(|| text(obj.get("reason")).filter(|r| *r != message));
+    let (exception, message) = split_exception(&message);
+    let code = text(obj.get("code"))
+        .or(exception)
+        .or_else(|| text(obj.get("reason")).filter(|r| *r != message));
     ErrorBody {
         code: code.map(|c| clean(&c)),
         message: clean(&message),
     }
+}
+
+/// The first `data.errors[].message.translation` (or `.key`) of a v1 envelope.
+fn v1_data_message(data: Option<&Value>) -> Option<String> {
+    let errors = data?.get("errors")?.as_array()?;
+    errors.iter().find_map(|e| {
+        let m = e.get("message")?;
+        text(m.get("translation"))
+            .or_else(|| text(m.get("key")))
+            .or_else(|| text(Some(m)))
+    })
+}
+
+/// Splits `com.atlassian.x.GoneException: text` into (`GoneException`, `text`).
+fn split_exception(message: &str) -> (Option<String>, String) {
+    let Some((class, rest)) = message.split_once(": ") else {
+        return (None, message.to_string());
+    };
+    let is_class = class.contains('.')
+        && !class.contains(char::is_whitespace)
+        && class
+            .rsplit('.')
+            .next()
+            .is_some_and(|name| name.ends_with("Exception") || name.ends_with("Error"));
+    if !is_class {
+        return (None, message.to_string());
+    }
+    let name = class.rsplit('.').next().unwrap_or(class).to_string();
+    (Some(name), rest.trim().to_string())
 }
 
 /// Removes control characters and caps the length of a server-provided text.
@@ -147,7 +219,12 @@ pub(crate) fn classify(status: u16, body: &[u8], what: &str) -> ConfluenceError 
             message,
         },
         429 => ConfluenceError::Unavailable {
+            status: Some(429),
             detail: format!("rate limited (HTTP 429) after retries: {message}"),
+        },
+        408 => ConfluenceError::Unavailable {
+            status: Some(408),
+            detail: format!("the server timed out waiting for the request (HTTP 408): {message}"),
         },
         400..=499 => ConfluenceError::Refused {
             status,
@@ -155,6 +232,7 @@ pub(crate) fn classify(status: u16, body: &[u8], what: &str) -> ConfluenceError 
             message,
         },
         500..=599 => ConfluenceError::Unavailable {
+            status: Some(status),
             detail: if message.is_empty() {
                 format!("HTTP {status}")
             } else {
@@ -167,139 +245,6 @@ pub(crate) fn classify(status: u16, body: &[u8], what: &str) -> ConfluenceError 
     }
 }
 
-/// Describes a transport error without its URL.
-pub(crate) fn transport(err: reqwest::Error) -> ConfluenceError {
-    let err = err.without_url();
-    let kind = if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "connection failed"
-    } else {
-        "request failed"
-    };
-    let detail = format!("{kind}: {}", arkbridge_core::error_chain(&err));
-    ConfluenceError::Unavailable {
-        detail: clean(&detail),
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const V2_CONFLICT: &str = r#"{"errors":[{"status":409,"code":"CONFLICT","title":"Version must be incremented when updating a page. Current Version: [7]. Provided version: [7]","detail":null}]}"#;
-
-    #[test]
-    fn v2_conflict_envelope() {
-        let e = classify(409, V2_CONFLICT.as_bytes(), "page 1");
-        match e {
-            ConfluenceError::Conflict {
-                current,
-                ref message,
-            } => {
-                assert_eq!(current, Some(7));
-                assert!(message.starts_with("Version must be incremented"));
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn v1_envelope() {
-        let body = br#"{"statusCode":409,"data":{"authorized":false,"valid":true,"errors":[],"successful":false},"message":"Version must be incremented on update. Current version is: 12","reason":"Conflict"}"#;
-        let b = parse_error_body(body);
-        assert_eq!(b.code.as_deref(), Some("Conflict"));
-        assert!(matches!(
-            classify(409, body, "p"),
-            ConfluenceError::Conflict {
-                current: Some(12),
-                ..
-            }
-        ));
-        let b2 = parse_error_body(
-            br#"{"statusCode":400,"message":"Error parsing xhtml: Unexpected close tag"}"#,
-        );
-        assert_eq!(b2.message, "Error parsing xhtml: Unexpected close tag");
-        assert!(b.message.contains("Current version is: 12"));
-    }
-
-    #[test]
-    fn v2_errors_with_detail_and_codes() {
-        let body = br#"{"errors":[{"status":400,"code":"INVALID_REQUEST_PARAMETER","title":"Invalid request","detail":"limit must be at most 250"}]}"#;
-        let e = classify(400, body, "p");
-        match e {
-            ConfluenceError::Refused {
-                status,
-                code,
-                message,
-            } => {
-                assert_eq!(status, 400);
-                assert_eq!(code.as_deref(), Some("INVALID_REQUEST_PARAMETER"));
-                assert_eq!(message, "Invalid request: limit must be at most 250");
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn gateway_401_and_plain_bodies() {
-        let e = classify(
-            401,
-            br#"{"code":401,"message":"Unauthorized; scope does not match"}"#,
-            "p",
-        );
-        assert!(
-            matches!(e, ConfluenceError::Refused { status: 401, code: None, ref message } if message == "Unauthorized; scope does not match")
-        );
-        let e = classify(503, b"<html>\n<h1>down</h1>", "p");
-        assert!(e.is_unavailable());
-        assert!(!e.to_string().contains('\n'));
-        assert!(
-            matches!(classify(404, b"", "page 42"), ConfluenceError::NotFound { ref what } if what == "page 42")
-        );
-        assert!(classify(429, b"", "p").is_unavailable());
-        assert!(matches!(
-            classify(302, b"", "p"),
-            ConfluenceError::Protocol { .. }
-        ));
-        let b = parse_error_body(br#"{"errors":[]}"#);
-        assert_eq!(b, ErrorBody::default());
-        let b = parse_error_body(br#"{"errors":"nope","message":5}"#);
-        assert_eq!(b, ErrorBody::default());
-    }
-
-    #[test]
-    fn current_version_forms() {
-        assert_eq!(
-            current_version("Current Version: [7]. Provided version: [7]"),
-            Some(7)
-        );
-        assert_eq!(current_version("Current version is: 12"), Some(12));
-        assert_eq!(current_version("conflict"), None);
-        assert_eq!(
-            current_version("Current version: [99999999999999999999999]"),
-            None
-        );
-    }
-
-    #[test]
-    fn display_texts() {
-        let e = ConfluenceError::Conflict {
-            current: None,
-            message: "m".into(),
-        };
-        assert_eq!(
-            e.to_string(),
-            "the page changed meanwhile (current version unknown): m"
-        );
-        let e = ConfluenceError::Refused {
-            status: 403,
-            code: Some("FORBIDDEN".into()),
-            message: "no".into(),
-        };
-        assert_eq!(
-            e.to_string(),
-            "Confluence refused the request (HTTP 403 FORBIDDEN): no"
-        );
-    }
-}
+#[path = "error_tests.rs"]
+mod tests;

@@ -1,17 +1,29 @@
-//! Confluence v2 objects (pages, spaces, footer comments) and list pages, parsed leniently.
+//! Pages, spaces and footer comments as Cloud v2 and v1 / Data Center answers carry them, parsed
+//! leniently into one shape.
 //!
-//! Ids travel as strings in v2 JSON but are accepted as numbers too; optional parts (version
-//! author, `_links.webui`, the storage body) may be absent. Pagination links come from the `Link`
-//! header (`<...>; rel="next"`) or the body's `_links.next`, both relative to the site.
+//! Ids travel as strings in v2 JSON and as numbers in some v1 objects (a Data Center space id);
+//! both are accepted. A v1 `Content` names its space as an embedded object (`space.key`) where
+//! v2 has `spaceId`, its version author as `version.by` where v2 has `version.authorId`, and a
+//! comment's page as `container.id` where v2 has `pageId`. Optional parts (version author,
+//! `_links.webui`, the storage body) may be absent. List answers carry `results` and possibly
+//! `_links.next`; the `Link` header's `rel="next"` target is read here too.
 
 use serde_json::{Map, Value};
 
 /// A page with its storage-format body.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Page {
     pub id: String,
     pub title: String,
+    /// `current`, `draft`, `archived`, `historical`, `trashed`...
+    pub status: String,
+    /// The space id (numeric string); on Data Center the id of the embedded space.
     pub space_id: String,
+    /// The space key, when the answer carried the space (v1 and Data Center do).
+    pub space_key: Option<String>,
+    /// The parent page (v2 `parentId`, or the last of the v1 `ancestors`).
+    pub parent_id: Option<String>,
     /// The version number (`version.number`).
     pub version: u64,
     /// Account id of the author of this version.
@@ -23,7 +35,8 @@ pub struct Page {
 }
 
 /// A space.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Space {
     pub id: String,
     pub key: String,
@@ -31,7 +44,8 @@ pub struct Space {
 }
 
 /// A footer comment.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Comment {
     pub id: String,
     pub page_id: Option<String>,
@@ -39,7 +53,7 @@ pub struct Comment {
     pub version: u64,
 }
 
-fn id_of(v: Option<&Value>) -> Option<String> {
+pub(crate) fn id_of(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
         Value::Number(n) => Some(n.to_string()),
@@ -47,33 +61,42 @@ fn id_of(v: Option<&Value>) -> Option<String> {
     }
 }
 
-fn str_of(v: Option<&Value>) -> Option<String> {
+pub(crate) fn str_of(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::String(s) => Some(s.clone()),
         _ => None,
     }
 }
 
-fn object<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>, String> {
+pub(crate) fn object<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>, String> {
     v.as_object()
         .ok_or_else(|| format!("{what} is not a JSON object"))
 }
 
-/// `version.number` (also accepted as a string) and `version.authorId`.
-fn version_of(obj: &Map<String, Value>) -> (Option<u64>, Option<String>) {
+/// A non-negative number, also accepted as a string.
+pub(crate) fn number_of(v: Option<&Value>) -> Option<u64> {
+    match v? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// `version.number` and the version's author: v2 `version.authorId`, v1 `version.by.accountId`
+/// (Cloud) or `version.by.username` (Data Center).
+pub(crate) fn version_of(obj: &Map<String, Value>) -> (Option<u64>, Option<String>) {
     let Some(Value::Object(v)) = obj.get("version") else {
         return (None, None);
     };
-    let number = match v.get("number") {
-        Some(Value::Number(n)) => n.as_u64(),
-        Some(Value::String(s)) => s.trim().parse().ok(),
-        _ => None,
-    };
-    (number, str_of(v.get("authorId")))
+    let author = str_of(v.get("authorId")).or_else(|| {
+        let by = v.get("by")?;
+        str_of(by.get("accountId")).or_else(|| str_of(by.get("username")))
+    });
+    (number_of(v.get("number")), author)
 }
 
 /// `body.storage.value`, or the flat `body.value` form.
-fn storage_of(obj: &Map<String, Value>) -> Option<String> {
+pub(crate) fn storage_of(obj: &Map<String, Value>) -> Option<String> {
     let body = obj.get("body")?.as_object()?;
     if let Some(Value::Object(storage)) = body.get("storage") {
         return str_of(storage.get("value"));
@@ -89,9 +112,19 @@ impl Page {
         let obj = object(v, "page")?;
         let id = id_of(obj.get("id")).ok_or("page has no id")?;
         let (version, author) = version_of(obj);
+        let space = obj.get("space").and_then(Value::as_object);
+        let parent_id = id_of(obj.get("parentId")).or_else(|| {
+            let ancestors = obj.get("ancestors")?.as_array()?;
+            id_of(ancestors.last()?.get("id"))
+        });
         Ok(Page {
             title: str_of(obj.get("title")).unwrap_or_default(),
-            space_id: id_of(obj.get("spaceId")).unwrap_or_default(),
+            status: str_of(obj.get("status")).unwrap_or_else(|| "current".into()),
+            space_id: id_of(obj.get("spaceId"))
+                .or_else(|| space.and_then(|s| id_of(s.get("id"))))
+                .unwrap_or_default(),
+            space_key: space.and_then(|s| str_of(s.get("key"))),
+            parent_id,
             version: version.ok_or_else(|| format!("page {id} has no version number"))?,
             version_author_id: author,
             body_storage: storage_of(obj).unwrap_or_default(),
@@ -126,7 +159,10 @@ impl Comment {
         let (version, _) = version_of(obj);
         Ok(Comment {
             id: id_of(obj.get("id")).ok_or("comment has no id")?,
-            page_id: id_of(obj.get("pageId")),
+            page_id: id_of(obj.get("pageId")).or_else(|| {
+                let container = obj.get("container")?;
+                id_of(container.get("id"))
+            }),
             body_storage: storage_of(obj).unwrap_or_default(),
             version: version.unwrap_or(1),
         })
@@ -174,34 +210,6 @@ pub(crate) fn link_header_next(header: &str) -> Option<String> {
         }
     }
     None
-}
-
-/// Resolves a pagination link against the site URL (`https://host[/gateway-prefix]`). Links
-/// start with `/wiki/...`; a full URL must stay on the site's origin, so the credentials never
-/// travel to another host.
-pub(crate) fn resolve_next(site: &str, link: &str) -> Result<String, String> {
-    let link = link.trim();
-    let site_url = url::Url::parse(site).map_err(|e| format!("bad site URL ({e})"))?;
-    let resolved = if link.starts_with("/wiki/") {
-        format!("{site}{link}")
-    } else if link.starts_with("//") {
-        return Err("pagination link points to another host".into());
-    } else if link.starts_with('/') {
-        site_url
-            .join(link)
-            .map_err(|e| format!("bad pagination link ({e})"))?
-            .to_string()
-    } else if link.starts_with("http://") || link.starts_with("https://") {
-        link.to_string()
-    } else {
-        // Relative to the v2 API root.
-        format!("{site}/wiki/api/v2/{link}")
-    };
-    let url = url::Url::parse(&resolved).map_err(|e| format!("bad pagination link ({e})"))?;
-    if url.origin() != site_url.origin() {
-        return Err("pagination link points to another host".into());
-    }
-    Ok(url.to_string())
 }
 
 #[cfg(test)]

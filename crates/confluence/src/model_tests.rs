@@ -1,4 +1,5 @@
-//! Unit tests for page, space and comment parsing and for pagination links.
+//! Unit tests for page, space and comment parsing (v2, v1 and Data Center shapes), list answers
+//! and `Link` headers.
 
 use serde_json::json;
 
@@ -21,6 +22,8 @@ fn parses_a_v2_page() {
     assert_eq!(p.id, "123");
     assert_eq!(p.title, "Restart payments API");
     assert_eq!(p.space_id, "456");
+    assert_eq!(p.parent_id.as_deref(), Some("789"));
+    assert_eq!(p.status, "current");
     assert_eq!(p.version, 7);
     assert_eq!(p.version_author_id.as_deref(), Some("557058:def"));
     assert_eq!(p.body_storage, "<p>hello</p>");
@@ -116,26 +119,32 @@ fn link_header_forms() {
 }
 
 #[test]
-fn next_links_resolve_on_the_site() {
-    let site = "https://x.atlassian.net";
+fn parses_v1_and_data_center_content() {
+    let v = json!({"id":"65601","type":"page","status":"current","title":"Runbook",
+        "space":{"id":98306,"key":"OPS","name":"Operations"},
+        "ancestors":[{"id":"1"},{"id":"65540","type":"page"}],
+        "version":{"by":{"type":"known","username":"admin","userKey":"8a7f"},"number":4,
+                   "message":"","minorEdit":false},
+        "body":{"storage":{"value":"<p>dc</p>","representation":"storage"}},
+        "_links":{"webui":"/display/OPS/Runbook","self":"https://dc/rest/api/content/65601"}});
+    let p = Page::from_value(&v).unwrap();
     assert_eq!(
-        resolve_next(site, "/wiki/api/v2/pages?cursor=abc").unwrap(),
-        "https://x.atlassian.net/wiki/api/v2/pages?cursor=abc"
+        (p.id.as_str(), p.space_id.as_str(), p.space_key.as_deref()),
+        ("65601", "98306", Some("OPS"))
     );
-    let gw = "https://api.atlassian.com/ex/confluence/cloud1";
-    assert_eq!(
-        resolve_next(gw, "/wiki/api/v2/pages?cursor=abc").unwrap(),
-        "https://api.atlassian.com/ex/confluence/cloud1/wiki/api/v2/pages?cursor=abc"
-    );
-    assert_eq!(
-        resolve_next(site, "https://x.atlassian.net/wiki/api/v2/pages?cursor=2").unwrap(),
-        "https://x.atlassian.net/wiki/api/v2/pages?cursor=2"
-    );
-    assert_eq!(
-        resolve_next(site, "pages?cursor=3").unwrap(),
-        "https://x.atlassian.net/wiki/api/v2/pages?cursor=3"
-    );
-    assert!(resolve_next(site, "https://evil.example.com/wiki/api/v2/pages").is_err());
-    assert!(resolve_next(site, "//evil.example.com/wiki").is_err());
-    assert!(resolve_next(site, "http://x.atlassian.net/wiki/api/v2/pages").is_err());
+    assert_eq!(p.parent_id.as_deref(), Some("65540"));
+    assert_eq!(p.version_author_id.as_deref(), Some("admin"));
+    assert_eq!((p.version, p.body_storage.as_str()), (4, "<p>dc</p>"));
+    assert_eq!(p.webui.as_deref(), Some("/display/OPS/Runbook"));
+    let cloud_v1 = json!({"id":"7","status":"historical","version":{"number":2,"by":{"accountId":"557058:x"}}});
+    let p = Page::from_value(&cloud_v1).unwrap();
+    assert_eq!(p.version_author_id.as_deref(), Some("557058:x"));
+    assert_eq!((p.status.as_str(), p.space_key), ("historical", None));
+    let c = Comment::from_value(&json!({"id":"9","type":"comment",
+        "container":{"id":"65601","type":"page"},"version":{"number":1},
+        "body":{"storage":{"value":"<p>c</p>","representation":"storage"}}}))
+    .unwrap();
+    assert_eq!(c.page_id.as_deref(), Some("65601"));
+    let s = Space::from_value(&json!({"id":98306,"key":"OPS","name":"Operations"})).unwrap();
+    assert_eq!(s.id, "98306");
 }

@@ -1,44 +1,56 @@
-//! Retry policy for Confluence calls.
+//! Retry policy for Confluence calls: which answers are retried, and after how long.
 //!
-//! Confluence Cloud rate-limits with `429` + `Retry-After`, and some `503`s carry it too. Those are
-//! retried after the announced delay (seconds or an HTTP-date), clamped to 30 s because real
-//! servers have announced absurd values. `408`, `500`, `502` and `504` are retried with
-//! exponential backoff and jitter, but only for idempotent requests (a retried POST could create
-//! a second comment). At most three attempts in all. Sleeping uses `tokio::time`, so tests can
-//! run on paused time.
+//! `429` and `503` mean the server refused the request before acting on it, so they are retried
+//! for every request, creating POSTs included, after the announced `Retry-After` (delta-seconds
+//! or an HTTP-date), clamped because real servers have announced absurd values. A little jitter
+//! is *added* to the announced delay, never taken off: re-sending early only earns a longer wait,
+//! and the jitter keeps concurrent callers from coming back in the same instant. `408`, `500`,
+//! `502` and `504` may come after the server acted, so they are retried only for requests that
+//! are safe to repeat, after the announced delay if any, else exponential backoff with jitter.
+//! Transport failures follow the same rule, except that a request that was never sent (connection
+//! refused) is always safe to repeat.
 
-use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
-/// How retries are spaced.
-#[derive(Debug, Clone)]
-pub(crate) struct RetryPolicy {
-    pub(crate) max_attempts: u32,
-    /// First backoff delay (doubled per attempt).
-    pub(crate) base: Duration,
+use crate::transport::Failure;
+
+/// How many times, and how patiently, a request is retried.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts per request in total, the first included (0 is treated as 1).
+    pub max_attempts: u32,
+    /// First backoff delay (doubled per attempt) when the server announced none.
+    pub base: Duration,
     /// Longest backoff delay.
-    pub(crate) cap: Duration,
+    pub cap: Duration,
     /// Longest `Retry-After` honoured.
-    pub(crate) retry_after_cap: Duration,
+    pub retry_after_cap: Duration,
+    /// How many times [`edit_page`](crate::ConfluenceClient::edit_page) reads the page again and
+    /// re-applies its edit after a 409 version conflict, before giving up with the conflict.
+    pub conflict_attempts: u32,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_attempts: 3,
+            max_attempts: 5,
             base: Duration::from_millis(500),
             cap: Duration::from_secs(4),
             retry_after_cap: Duration::from_secs(30),
+            conflict_attempts: 5,
         }
     }
 }
 
-/// What one attempt produced: a final outcome, or an outcome worth retrying after a delay.
-pub(crate) enum Step<T> {
-    Finish(T),
-    Again(T, Duration),
+/// Whether a request may be sent again after the server may have acted on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Repeat {
+    /// Reads, PUTs, DELETEs and read-only POSTs (`users-bulk`, permission checks).
+    Safe,
+    /// Creating POSTs: a second copy would create a second comment or page.
+    Once,
 }
 
 /// Parses a `Retry-After` value: delta-seconds or an HTTP-date (past dates mean zero). Unclamped.
@@ -64,17 +76,30 @@ pub(crate) fn retry_after(
     parse_retry_after(value, now).map(|d| d.min(policy.retry_after_cap))
 }
 
-/// Exponential backoff for `attempt` (1-based), with jitter: a delay in `[d/2, d]` where `unit`
-/// (in `[0, 1]`) picks the point.
-pub(crate) fn backoff(policy: &RetryPolicy, attempt: u32, unit: f64) -> Duration {
-    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
-    let full = policy.base.saturating_mul(factor).min(policy.cap);
-    let unit = if unit.is_finite() {
+/// The most jitter added to an announced delay `d`: a tenth of it, at least 50 ms, at most 1 s.
+pub(crate) fn retry_after_spread(d: Duration) -> Duration {
+    (d / 10).clamp(Duration::from_millis(50), Duration::from_secs(1))
+}
+
+fn unit_of(unit: f64) -> f64 {
+    if unit.is_finite() {
         unit.clamp(0.0, 1.0)
     } else {
         1.0
-    };
-    full / 2 + full.mul_f64(unit / 2.0)
+    }
+}
+
+/// An announced delay plus jitter: a delay in `[d, d + spread(d)]` where `unit` picks the point.
+pub(crate) fn announced(d: Duration, unit: f64) -> Duration {
+    d + retry_after_spread(d).mul_f64(unit_of(unit))
+}
+
+/// Exponential backoff for `attempt` (1-based), with jitter: a delay in `[c/2, c]` where
+/// `c = min(cap, base * 2^(attempt-1))` and `unit` (in `[0, 1]`) picks the point.
+pub(crate) fn backoff(policy: &RetryPolicy, attempt: u32, unit: f64) -> Duration {
+    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
+    let full = policy.base.saturating_mul(factor).min(policy.cap);
+    full / 2 + full.mul_f64(unit_of(unit) / 2.0)
 }
 
 /// Whether (and after how long) an HTTP answer should be retried.
@@ -83,55 +108,41 @@ pub(crate) fn decide(
     status: u16,
     headers: &HeaderMap,
     attempt: u32,
-    idempotent: bool,
+    repeat: Repeat,
     unit: f64,
 ) -> Option<Duration> {
+    let wait = || {
+        retry_after(headers, SystemTime::now(), policy)
+            .map(|d| announced(d, unit))
+            .unwrap_or_else(|| backoff(policy, attempt, unit))
+    };
     match status {
-        429 | 503 => Some(
-            retry_after(headers, SystemTime::now(), policy)
-                .unwrap_or_else(|| backoff(policy, attempt, unit)),
-        ),
-        408 | 500 | 502 | 504 if idempotent => Some(backoff(policy, attempt, unit)),
+        429 | 503 => Some(wait()),
+        408 | 500 | 502 | 504 if repeat == Repeat::Safe => Some(wait()),
         _ => None,
     }
 }
 
-/// Whether a transport failure should be retried: connection failures always (nothing was sent),
-/// timeouts only for idempotent requests.
+/// Whether a transport failure should be retried: a request that was never sent always, one that
+/// may have reached the server only when it is safe to repeat.
 pub(crate) fn transport_retry(
     policy: &RetryPolicy,
-    err: &reqwest::Error,
+    failure: &Failure,
     attempt: u32,
-    idempotent: bool,
+    repeat: Repeat,
     unit: f64,
 ) -> Option<Duration> {
-    (err.is_connect() || (idempotent && err.is_timeout())).then(|| backoff(policy, attempt, unit))
+    let retry = match failure {
+        Failure::NotSent(_) => true,
+        Failure::TimedOut(_) | Failure::Broken(_) => repeat == Repeat::Safe,
+        Failure::TooLarge => false,
+    };
+    retry.then(|| backoff(policy, attempt, unit))
 }
 
 /// A random jitter unit in `[0, 1)`.
 pub(crate) fn jitter() -> f64 {
     rand::random::<f64>()
-}
-
-/// Runs `op` (given the 1-based attempt number) until it finishes or the attempts run out; the
-/// last outcome is returned as is.
-pub(crate) async fn run<T, F, Fut>(policy: &RetryPolicy, mut op: F) -> T
-where
-    F: FnMut(u32) -> Fut,
-    Fut: Future<Output = Step<T>>,
-{
-    let mut attempt = 1;
-    loop {
-        match op(attempt).await {
-            Step::Finish(out) => return out,
-            Step::Again(out, _) if attempt >= policy.max_attempts => return out,
-            Step::Again(_, delay) => {
-                tracing::debug!(attempt, ?delay, "Confluence call will be retried");
-                tokio::time::sleep(delay).await;
-                attempt += 1;
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -182,6 +193,20 @@ mod tests {
     }
 
     #[test]
+    fn announced_delays_only_grow_by_bounded_jitter() {
+        let s = Duration::from_secs;
+        assert_eq!(announced(s(7), 0.0), s(7));
+        assert_eq!(announced(s(7), 1.0), Duration::from_millis(7700));
+        assert_eq!(announced(s(30), 1.0), s(31));
+        assert_eq!(announced(Duration::ZERO, 1.0), Duration::from_millis(50));
+        assert_eq!(announced(s(2), f64::NAN), Duration::from_millis(2200));
+        for _ in 0..100 {
+            let d = announced(s(5), jitter());
+            assert!(d >= s(5) && d <= Duration::from_millis(5500), "{d:?}");
+        }
+    }
+
+    #[test]
     fn backoff_grows_caps_and_jitters() {
         let p = RetryPolicy::default();
         assert_eq!(backoff(&p, 1, 1.0), Duration::from_millis(500));
@@ -204,70 +229,49 @@ mod tests {
         let p = RetryPolicy::default();
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, HeaderValue::from_static("2"));
-        assert_eq!(
-            decide(&p, 429, &h, 1, false, 1.0),
-            Some(Duration::from_secs(2))
-        );
-        assert_eq!(
-            decide(&p, 503, &h, 1, false, 1.0),
-            Some(Duration::from_secs(2))
-        );
+        for repeat in [Repeat::Safe, Repeat::Once] {
+            for s in [429, 503] {
+                assert_eq!(
+                    decide(&p, s, &h, 1, repeat, 0.0),
+                    Some(Duration::from_secs(2)),
+                    "{s} {repeat:?}"
+                );
+            }
+        }
         let none = HeaderMap::new();
         assert_eq!(
-            decide(&p, 429, &none, 1, true, 1.0),
+            decide(&p, 429, &none, 1, Repeat::Once, 1.0),
             Some(Duration::from_millis(500))
         );
         for s in [408, 500, 502, 504] {
             assert_eq!(
-                decide(&p, s, &none, 2, true, 1.0),
+                decide(&p, s, &none, 2, Repeat::Safe, 1.0),
                 Some(Duration::from_secs(1)),
                 "{s}"
             );
-            assert_eq!(decide(&p, s, &none, 2, false, 1.0), None, "{s}");
+            assert_eq!(
+                decide(&p, s, &h, 2, Repeat::Safe, 0.0),
+                Some(Duration::from_secs(2)),
+                "{s} honours Retry-After"
+            );
+            assert_eq!(decide(&p, s, &none, 2, Repeat::Once, 1.0), None, "{s}");
         }
-        for s in [200, 201, 400, 401, 403, 404, 409, 501] {
-            assert_eq!(decide(&p, s, &h, 1, true, 1.0), None, "{s}");
+        for s in [200, 201, 400, 401, 403, 404, 409, 410, 501] {
+            assert_eq!(decide(&p, s, &h, 1, Repeat::Safe, 1.0), None, "{s}");
         }
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn run_sleeps_the_announced_delays_and_stops_after_three() {
+    #[test]
+    fn transport_failures_retry_only_when_harmless() {
         let p = RetryPolicy::default();
-        let start = tokio::time::Instant::now();
-        let mut seen = Vec::new();
-        let out = run(&p, |attempt| {
-            seen.push((attempt, tokio::time::Instant::now() - start));
-            std::future::ready(Step::Again(attempt, Duration::from_secs(30)))
-        })
-        .await;
-        assert_eq!(out, 3);
-        assert_eq!(
-            seen,
-            vec![
-                (1, Duration::ZERO),
-                (2, Duration::from_secs(30)),
-                (3, Duration::from_secs(60))
-            ]
-        );
-        assert_eq!(tokio::time::Instant::now() - start, Duration::from_secs(60));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn run_returns_first_finished_outcome() {
-        let p = RetryPolicy::default();
-        let start = tokio::time::Instant::now();
-        let out = run(&p, |attempt| {
-            std::future::ready(if attempt < 2 {
-                Step::Again("retry", Duration::from_millis(750))
-            } else {
-                Step::Finish("done")
-            })
-        })
-        .await;
-        assert_eq!(out, "done");
-        assert_eq!(
-            tokio::time::Instant::now() - start,
-            Duration::from_millis(750)
-        );
+        let not_sent = Failure::NotSent("refused".into());
+        let timed_out = Failure::TimedOut("t".into());
+        let broken = Failure::Broken("reset".into());
+        assert!(transport_retry(&p, &not_sent, 1, Repeat::Once, 0.5).is_some());
+        assert!(transport_retry(&p, &timed_out, 1, Repeat::Once, 0.5).is_none());
+        assert!(transport_retry(&p, &broken, 1, Repeat::Once, 0.5).is_none());
+        assert!(transport_retry(&p, &timed_out, 1, Repeat::Safe, 0.5).is_some());
+        assert!(transport_retry(&p, &broken, 1, Repeat::Safe, 0.5).is_some());
+        assert!(transport_retry(&p, &Failure::TooLarge, 1, Repeat::Safe, 0.5).is_none());
     }
 }

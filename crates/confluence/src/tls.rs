@@ -83,10 +83,11 @@ pub(crate) fn http_client(tls: rustls::ClientConfig) -> Result<reqwest::Client, 
         .map_err(|e| ConfluenceError::Config(format!("cannot build the HTTP client: {e}")))
 }
 
-/// Checks the configured site URL and returns it without trailing slashes or `/wiki`.
-pub(crate) fn site_url(raw: &str) -> Result<String, ConfluenceError> {
+/// Checks a configured base URL and returns it without trailing slashes and, for a Cloud site
+/// (`strip_wiki`), without `/wiki`. A Data Center context path is kept even when it is `/wiki`.
+pub(crate) fn site_url(raw: &str, strip_wiki: bool) -> Result<String, ConfluenceError> {
     let mut trimmed = raw.trim().trim_end_matches('/');
-    if let Some(stripped) = trimmed.strip_suffix("/wiki") {
+    if strip_wiki && let Some(stripped) = trimmed.strip_suffix("/wiki") {
         trimmed = stripped.trim_end_matches('/');
     }
     let url = url::Url::parse(trimmed).map_err(|e| {
@@ -144,7 +145,7 @@ mod tests {
                 "https://api.atlassian.com/ex/confluence/abc",
             ),
         ] {
-            assert_eq!(site_url(raw).unwrap(), want);
+            assert_eq!(site_url(raw, true).unwrap(), want);
         }
         for bad in [
             "x.atlassian.net",
@@ -153,7 +154,11 @@ mod tests {
             "https://x/?a=1",
             "",
         ] {
-            assert!(site_url(bad).is_err(), "{bad}");
+            assert!(site_url(bad, true).is_err(), "{bad}");
         }
+        assert_eq!(
+            site_url("https://dc.example.com/wiki/", false).unwrap(),
+            "https://dc.example.com/wiki"
+        );
     }
 }

@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::policy::{Access, Grant};
 use crate::secret_ref::SecretRef;
 
+mod confluence;
+pub use confluence::{ConfluenceAuth, ConfluenceConfig, ConfluenceFlavor};
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -154,20 +157,6 @@ impl PvwaAuthMethod {
     }
 }
 
-/// Confluence Cloud site.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ConfluenceConfig {
-    /// Site base URL without `/wiki`, e.g. `https://example.atlassian.net`.
-    pub url: String,
-    /// The Atlassian account e-mail of the bridge's service user.
-    pub user: String,
-    /// Its API token.
-    pub token: ConfigSecret,
-    #[serde(default)]
-    pub ca_cert: Option<PathBuf>,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RunnerConfig {
@@ -300,17 +289,13 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        if !self.allow_inline_secrets {
-            if matches!(self.confluence.token, ConfigSecret::Inline(_)) {
-                return Err(ConfigError::InlineSecret {
-                    field: "confluence.token",
-                });
-            }
-            if matches!(self.cyberark.pvwa.password, ConfigSecret::Inline(_)) {
-                return Err(ConfigError::InlineSecret {
-                    field: "cyberark.pvwa.password",
-                });
-            }
+        self.confluence.validate(self.allow_inline_secrets)?;
+        if !self.allow_inline_secrets
+            && matches!(self.cyberark.pvwa.password, ConfigSecret::Inline(_))
+        {
+            return Err(ConfigError::InlineSecret {
+                field: "cyberark.pvwa.password",
+            });
         }
         let ccp = &self.cyberark.ccp;
         if ccp.client_cert.is_some() != ccp.client_key.is_some() {

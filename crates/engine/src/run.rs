@@ -316,7 +316,7 @@ impl<S: Store> Bridge<S> {
     > {
         let page_ref = parse_page_ref(&req.page)?;
         let page = self.confluence.get_page(page_ref.id()).await?;
-        let space = self.confluence.get_space(&page.space_id).await?;
+        let space = self.confluence.page_space(&page).await?;
         let runbook = self.pick_block(&page.id, &page.body_storage, req.block.as_deref())?;
         Ok((page, space, runbook))
     }

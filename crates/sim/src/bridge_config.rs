@@ -7,8 +7,9 @@ use std::path::Path;
 
 use arkbridge_core::SecretRef;
 use arkbridge_core::config::{
-    CcpConfig, Config, ConfigSecret, ConfluenceConfig, CyberArkConfig, IdentityConfig,
-    IdentityProvider, LocalUser, PvwaAuthMethod, PvwaConfig, RunnerConfig, SafePolicy,
+    CcpConfig, Config, ConfigSecret, ConfluenceAuth, ConfluenceConfig, ConfluenceFlavor,
+    CyberArkConfig, IdentityConfig, IdentityProvider, LocalUser, PvwaAuthMethod, PvwaConfig,
+    RunnerConfig, SafePolicy,
 };
 
 use crate::SimInfo;
@@ -115,9 +116,14 @@ pub(crate) fn build(seed: &Seed, info: &SimInfo, dir: &Path) -> Result<Config, S
         },
         confluence: ConfluenceConfig {
             url: info.confluence_url.clone(),
+            flavor: ConfluenceFlavor::Cloud,
+            auth: ConfluenceAuth::Basic,
             user: info.confluence_user.clone(),
             token: ConfigSecret::Reference(token_ref),
+            cloud_id: None,
+            gateway_url: None,
             ca_cert: Some(info.ca_cert.clone()),
+            max_requests_per_second: None,
         },
         runner: RunnerConfig::default(),
         safes,
