@@ -251,12 +251,13 @@ def test_list_safe_members(sim):
     async def go():
         async with vault(sim) as epv:
             members = await epv.safe.list_members("Prod-DB")
-            assert set(members) == {"Administrator", "arkbridge", "arkbridge-svc"}
+            assert set(members) == {"Administrator", "arkbridge", "arkbridge-svc", "platform-admins"}
             assert await epv.safe.is_member_of("Prod-DB", "arkbridge")
             assert not await epv.safe.is_member_of("Prod-DB", "developers")
             assert set(await epv.safe.list_members("Prod-DB", filter_perm="retrieveAccounts")) == {
                 "Administrator",
                 "arkbridge",
+                "platform-admins",
             }
             details = {m["username"]: m for m in await epv.safe.list_members("Prod-DB", details=True)}
             assert details["Administrator"]["profil"] == "Admin + Audit + Show + Change + Use"
@@ -266,7 +267,8 @@ def test_list_safe_members(sim):
             assert not perms["retrieveAccounts"]
             # aiobastion spells the filter `MemberType eq group`.
             groups = await epv.safe.safe_members_paginate(safe_name="Prod-DB", member_type="group")
-            assert groups == {"members": [], "has_next_page": False}
+            assert [m["memberName"] for m in groups["members"]] == ["platform-admins"]
+            assert groups["has_next_page"] is False
             page = await epv.safe.safe_members_paginate(safe_name="Prod-DB", size_of_page=2)
             assert len(page["members"]) == 2 and page["has_next_page"] is True
 

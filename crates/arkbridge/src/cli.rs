@@ -33,6 +33,11 @@ pub(crate) enum Command {
     Sim(SimArgs),
     /// Run a runbook block from a Confluence page.
     Run(RunArgs),
+    /// Approve a write block as it is now (its exact text; any edit voids the approval).
+    Approve(ApproveArgs),
+    /// Explain access decisions.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Work with the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -86,10 +91,67 @@ pub(crate) struct RunArgs {
     pub(crate) json: bool,
 }
 
+#[derive(Debug, Args)]
+pub(crate) struct ApproveArgs {
+    /// The page: its id or its URL.
+    pub(crate) page: String,
+    /// The bridge config file.
+    #[arg(long, env = "ARKBRIDGE_CONFIG")]
+    pub(crate) config: PathBuf,
+    /// The block's name; may be omitted when the page has exactly one.
+    #[arg(long)]
+    pub(crate) block: Option<String>,
+    /// Approve as this user (only with the development identity provider `local-trusted`).
+    #[arg(long = "as", value_name = "EMAIL")]
+    pub(crate) as_user: Option<String>,
+    /// Print one JSON object instead of a sentence.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PolicyCommand {
+    /// Print the decision for a user and a block, with every rule that led to it. Exit 0 when
+    /// allowed, 3 when denied.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExplainArgs {
+    /// The bridge config file.
+    #[arg(long, env = "ARKBRIDGE_CONFIG")]
+    pub(crate) config: PathBuf,
+    /// The user whose access is explained.
+    #[arg(long, value_name = "EMAIL")]
+    pub(crate) user: String,
+    /// The page: its id or its URL.
+    #[arg(long)]
+    pub(crate) page: String,
+    /// The block's name; may be omitted when the page has exactly one.
+    #[arg(long)]
+    pub(crate) block: Option<String>,
+    /// Print the decision as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuditCommand {
-    /// Check the audit log's hash chain.
+    /// Recompute the audit log's Merkle tree and check every checkpoint; exit 1 on tampering.
     Verify(AuditVerifyArgs),
+    /// Sign and store a checkpoint (tree size and root) of the audit log now.
+    Checkpoint(AuditCheckpointArgs),
+    /// Print a new checkpoint signing key (Ed25519, PKCS#8 in base64, to store in CyberArk)
+    /// and its public key.
+    Keygen(AuditKeygenArgs),
+    /// Print an inclusion or consistency proof, or check one offline.
+    Proof(AuditProofArgs),
+    /// Show audit records: a table, or JSON lines with --json.
+    Show(AuditShowArgs),
+    /// Export audit records as JSON Lines, CEF or OCSF.
+    Export(AuditExportArgs),
+    /// Forward the audit log to a SIEM over syslog (RFC 5424, TCP or TLS, CEF messages).
+    Forward(AuditForwardArgs),
 }
 
 #[derive(Debug, Args)]
@@ -97,4 +159,138 @@ pub(crate) struct AuditVerifyArgs {
     /// The bridge config file.
     #[arg(long, env = "ARKBRIDGE_CONFIG")]
     pub(crate) config: PathBuf,
+    /// Trusted checkpoint public keys (`name+id+key` lines, as `audit keygen` prints).
+    #[arg(long)]
+    pub(crate) pubkey: Option<PathBuf>,
+    /// A checkpoint kept outside the store (e.g. from the SIEM) that the log must still match;
+    /// may be repeated. Needs --pubkey.
+    #[arg(long = "from-checkpoint", value_name = "FILE")]
+    pub(crate) from_checkpoint: Vec<PathBuf>,
+}
+
+/// Where the checkpoint signing key comes from.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct SigningKeySource {
+    /// The key's `cyberark://SAFE/OBJECT[#PROPERTY]` reference, fetched through the CCP.
+    #[arg(long, value_name = "REFERENCE")]
+    pub(crate) key: Option<String>,
+    /// A file holding the key (base64 PKCS#8). Development only: keep it in CyberArk.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditCheckpointArgs {
+    /// The bridge config file.
+    #[arg(long, env = "ARKBRIDGE_CONFIG")]
+    pub(crate) config: PathBuf,
+    #[command(flatten)]
+    pub(crate) key: SigningKeySource,
+    /// The log's origin, which is also the key's name.
+    #[arg(long, default_value = arkbridge_audit::DEFAULT_ORIGIN)]
+    pub(crate) origin: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditKeygenArgs {
+    /// The key's name: the log's origin, e.g. `audit.example.com/arkbridge`.
+    #[arg(long, default_value = arkbridge_audit::DEFAULT_ORIGIN)]
+    pub(crate) origin: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditProofArgs {
+    /// The bridge config file (not needed with --check).
+    #[arg(long, env = "ARKBRIDGE_CONFIG", required_unless_present = "check")]
+    pub(crate) config: Option<PathBuf>,
+    /// Prove that record N is in the tree of the latest checkpoint.
+    #[arg(long, value_name = "N", conflicts_with_all = ["consistency", "check"])]
+    pub(crate) seq: Option<i64>,
+    /// Prove that checkpoint B extends checkpoint A (checkpoint numbers).
+    #[arg(long, num_args = 2, value_names = ["A", "B"], conflicts_with = "check")]
+    pub(crate) consistency: Option<Vec<i64>>,
+    /// Check a proof file offline (needs --pubkey).
+    #[arg(long, value_name = "FILE", requires = "pubkey")]
+    pub(crate) check: Option<PathBuf>,
+    /// Trusted public keys; the proof is checked against them before it is printed.
+    #[arg(long)]
+    pub(crate) pubkey: Option<PathBuf>,
+    /// Write the proof here instead of standard output.
+    #[arg(long)]
+    pub(crate) output: Option<PathBuf>,
+}
+
+/// Which records to read.
+#[derive(Debug, Args)]
+pub(crate) struct AuditFilterArgs {
+    /// The actor's subject (e-mail) or display name.
+    #[arg(long)]
+    pub(crate) user: Option<String>,
+    /// A page id.
+    #[arg(long)]
+    pub(crate) page: Option<String>,
+    #[arg(long)]
+    pub(crate) safe: Option<String>,
+    /// An action, e.g. `credential.issued`.
+    #[arg(long)]
+    pub(crate) action: Option<String>,
+    /// A run id.
+    #[arg(long)]
+    pub(crate) run: Option<String>,
+    /// From this time: RFC 3339, a UTC date (2026-11-30) or an age (90m, 24h, 7d).
+    #[arg(long)]
+    pub(crate) since: Option<String>,
+    /// Before this time (same forms as --since).
+    #[arg(long)]
+    pub(crate) until: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditShowArgs {
+    /// The bridge config file.
+    #[arg(long, env = "ARKBRIDGE_CONFIG")]
+    pub(crate) config: PathBuf,
+    #[command(flatten)]
+    pub(crate) filter: AuditFilterArgs,
+    /// Only the latest N matching records.
+    #[arg(long, value_name = "N")]
+    pub(crate) limit: Option<usize>,
+    /// One canonical JSON record per line instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditExportArgs {
+    /// The bridge config file.
+    #[arg(long, env = "ARKBRIDGE_CONFIG")]
+    pub(crate) config: PathBuf,
+    /// jsonl, cef or ocsf.
+    #[arg(long)]
+    pub(crate) format: String,
+    #[command(flatten)]
+    pub(crate) filter: AuditFilterArgs,
+    /// Write here instead of standard output.
+    #[arg(long)]
+    pub(crate) output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditForwardArgs {
+    /// The bridge config file.
+    #[arg(long, env = "ARKBRIDGE_CONFIG")]
+    pub(crate) config: PathBuf,
+    /// The SIEM's syslog receiver: tcp://HOST:PORT or tls://HOST:PORT.
+    #[arg(long)]
+    pub(crate) to: String,
+    /// CA bundle (PEM) for a tls:// receiver; default: the Mozilla roots.
+    #[arg(long)]
+    pub(crate) ca: Option<PathBuf>,
+    /// The RFC 5424 HOSTNAME to send (default: none, `-`).
+    #[arg(long)]
+    pub(crate) hostname: Option<String>,
+    /// Send what is pending and exit instead of forwarding until Ctrl-C.
+    #[arg(long)]
+    pub(crate) once: bool,
 }

@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use arkbridge_core::audit::verify_chain;
 use arkbridge_core::config::Config;
 use arkbridge_core::storage::plain_text;
 use arkbridge_engine::{Bridge, RunRequest, VerifiedUser};
@@ -20,6 +19,7 @@ use crate::run_cmd::{report_recovery, summary, warn_identity};
 use crate::sim_cmd::wait_for_shutdown;
 
 const DEMO_PAGE: &str = "Restart payments API";
+const DEMO_APPROVER: &str = "carol@example.com";
 const DEMO_USER: &str = "alice@example.com";
 const DENIED_USER: &str = "bob@example.com";
 
@@ -54,6 +54,17 @@ pub(crate) async fn main(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let page = pages
         .first()
         .context("the demo page is missing from the simulator")?;
+    // The demo ships with the `restart` block approved by carol (change-approvers), as a
+    // write block must be before anyone runs it.
+    let carol = VerifiedUser::resolve(&config, DEMO_APPROVER)?;
+    let approval = bridge
+        .approve(&carol, &page.id, Some("restart"))
+        .await
+        .context("the demo approval failed")?;
+    println!(
+        "\n== {DEMO_APPROVER} (change-approvers) approved block `restart` (sha256 {}…); any edit voids it",
+        &approval.script_sha256[..12]
+    );
     println!(
         "\n== running block `restart` of page {} \"{}\" as {DEMO_USER}",
         page.id, page.title
@@ -145,22 +156,20 @@ pub(crate) async fn main(args: DemoArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn show_audit<S: Store>(bridge: &Bridge<S>, run_id: &str) -> anyhow::Result<()> {
-    let all = bridge.store().audit_records(0, i64::MAX).await?;
+    let filter = arkbridge_store::AuditFilter {
+        run_id: Some(run_id.to_string()),
+        ..Default::default()
+    };
+    let records = bridge.store().audit_query(&filter, 0, i64::MAX).await?;
     println!("\n== audit records of run {run_id}");
-    for r in all
-        .iter()
-        .filter(|r| r.event.run_id.as_deref() == Some(run_id))
-    {
-        println!(
-            "   #{:<4} {:<24} {:<20} {}  {}",
-            r.seq,
-            r.event.action,
-            r.event.actor,
-            r.event.target.as_deref().unwrap_or("-"),
-            &r.hash[..16]
-        );
-    }
-    let (n, head) = verify_chain(all).map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("   chain verified: {n} records, head {}", &head[..16]);
+    print!("{}", arkbridge_audit::show::table(&records));
+    let report = arkbridge_audit::verify_log(bridge.store(), &Default::default())
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "   audit log verified: {} records, Merkle root {}",
+        report.records,
+        report.root_base64()
+    );
     Ok(())
 }

@@ -5,6 +5,7 @@ mod audit_cmd;
 mod cli;
 mod demo;
 mod logging;
+mod policy_cmd;
 mod run_cmd;
 mod sim_cmd;
 
@@ -32,7 +33,11 @@ fn main() -> ExitCode {
             cli::Command::Demo(args) => demo::main(args).await,
             cli::Command::Sim(args) => sim_cmd::main(args).await,
             cli::Command::Run(args) => run_cmd::main(args).await,
-            cli::Command::Audit(cli::AuditCommand::Verify(args)) => audit_cmd::verify(args).await,
+            cli::Command::Approve(args) => policy_cmd::approve(args).await,
+            cli::Command::Policy(cli::PolicyCommand::Explain(args)) => {
+                policy_cmd::explain(args).await
+            }
+            cli::Command::Audit(command) => audit_cmd::main(command).await,
         }
     });
     match result {

@@ -44,6 +44,7 @@ fn lease_of_a_killed_run_is_rotated_at_next_start() {
     assert_eq!(current(), PLANTED);
 
     let page_id = page_id_by_title(&sim, "Slow payments job");
+    approve(r, &sim, &page_id, "slow");
 
     // Start the slow run and kill arkbridge (SIGKILL: no cleanup at all) once the script runs.
     let (mut child, script_pid) = start_slow_run(r, &page_id, config, Stdio::null());
@@ -106,6 +107,7 @@ fn ctrl_c_stops_the_script_and_rotates_at_once() {
     let rt = rt();
     let ccp = CcpClient::new(&sim.config.cyberark.ccp).unwrap();
     let page_id = page_id_by_title(&sim, "Slow payments job");
+    approve(r, &sim, &page_id, "slow");
     let (child, script_pid) = start_slow_run(r, &page_id, config, Stdio::piped());
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),

@@ -29,6 +29,29 @@ fn restart_as_alice_end_to_end() {
         .remove(0);
     let config = sim.config_path.to_str().unwrap();
 
+    // A write block that nobody approved does not run, and the denial says why.
+    let out = arkbridge(
+        r,
+        "run-alice-unapproved",
+        &[
+            "run",
+            &page.id,
+            "--config",
+            config,
+            "--block",
+            "restart",
+            "--as",
+            "alice@example.com",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no approval is recorded for this block"),
+        "{stderr}"
+    );
+    approve(r, &sim, &page.id, "restart");
+
     // alice runs the block.
     let out = arkbridge(
         r,
@@ -104,7 +127,7 @@ fn restart_as_alice_end_to_end() {
     assert!(!comment.body_storage.contains(PLANTED));
 
     // bob is denied, and nothing is fetched for him.
-    let retrieved_before = count_actions(&sim.config.data_dir, "secret.retrieved");
+    let retrieved_before = count_run_credentials(&sim.config.data_dir);
     let out = arkbridge(
         r,
         "run-bob",
@@ -127,14 +150,52 @@ fn restart_as_alice_end_to_end() {
         denied["error"]
             .as_str()
             .unwrap()
-            .contains("no grant of these groups binds space OPS to safe Prod-DB"),
+            .contains("no grant for this user binds space OPS to safe Prod-DB"),
         "{denied}"
     );
     assert_eq!(
-        count_actions(&sim.config.data_dir, "secret.retrieved"),
+        count_run_credentials(&sim.config.data_dir),
         retrieved_before
     );
-    assert_eq!(count_actions(&sim.config.data_dir, "run.denied"), 1);
+
+    // An edit to the block voids carol's approval: alice is denied until it is approved again.
+    rt.block_on(confluence.edit_page(&page.id, "tweak the restart", |body| {
+        Ok::<_, std::convert::Infallible>(body.replacen(
+            "payments-api restarted",
+            "payments-api restarted (checked)",
+            1,
+        ))
+    }))
+    .unwrap();
+    let out = arkbridge(
+        r,
+        "run-alice-after-edit",
+        &[
+            "run",
+            &page.id,
+            "--config",
+            config,
+            "--block",
+            "restart",
+            "--as",
+            "alice@example.com",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the block changed since its last approval, which is therefore void"),
+        "{stderr}"
+    );
+    assert_eq!(
+        count_run_credentials(&sim.config.data_dir),
+        retrieved_before
+    );
+    assert_eq!(
+        count_outcomes(&sim.config.data_dir, "policy.decided", "denied"),
+        3,
+        "alice before the approval, bob, alice after the edit"
+    );
 
     // The planted secret is on no file the runs touched: data folder, temp folders, logs, and
     // the simulator's folder; and no run directory is left behind.
@@ -223,14 +284,51 @@ pub fn count_actions(data_dir: &Path, action: &str) -> i64 {
     n.0
 }
 
-/// Changes one byte of the actor of audit record `seq`.
+/// Credentials issued to runs (not the bridge's own, fetched at every start).
+pub fn count_run_credentials(data_dir: &Path) -> i64 {
+    let (rt, pool) = db(data_dir);
+    let n: (i64,) = rt
+        .block_on(
+            sqlx::query_as(
+                "SELECT count(*) FROM audit WHERE action = 'credential.issued' \
+                 AND run_id IS NOT NULL",
+            )
+            .fetch_one(&pool),
+        )
+        .unwrap();
+    rt.block_on(pool.close());
+    n.0
+}
+
+pub fn count_outcomes(data_dir: &Path, action: &str, outcome: &str) -> i64 {
+    let (rt, pool) = db(data_dir);
+    let n: (i64,) = rt
+        .block_on(
+            sqlx::query_as(
+                "SELECT count(*) FROM audit WHERE action = $1 \
+                 AND json_extract(record, '$.outcome') = $2",
+            )
+            .bind(action.to_string())
+            .bind(outcome.to_string())
+            .fetch_one(&pool),
+        )
+        .unwrap();
+    rt.block_on(pool.close());
+    n.0
+}
+
+/// Changes one byte of the actor (the first character of the subject) of audit record `seq`.
 fn tamper_one_byte(data_dir: &Path, seq: i64) {
     let (rt, pool) = db(data_dir);
     let done = rt
         .block_on(
-            sqlx::query("UPDATE audit SET actor = substr(actor, 1, 2) || char(unicode(substr(actor, 3, 1)) + 1) || substr(actor, 4) WHERE seq = $1")
-                .bind(seq)
-                .execute(&pool),
+            sqlx::query(
+                "UPDATE audit SET record = substr(record, 1, instr(record, '\"subject\":\"') + 10) \
+                 || char(unicode(substr(record, instr(record, '\"subject\":\"') + 11, 1)) + 1) \
+                 || substr(record, instr(record, '\"subject\":\"') + 12) WHERE seq = $1",
+            )
+            .bind(seq)
+            .execute(&pool),
         )
         .unwrap();
     assert_eq!(done.rows_affected(), 1);

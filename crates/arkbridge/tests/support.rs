@@ -159,3 +159,29 @@ pub fn page_id_by_title(sim: &Sim, title: &str) -> String {
         .remove(0)
         .id
 }
+
+/// carol (change-approvers in the demo seed) approves `block` of `page_id` as it is now, as
+/// every write block must be approved before it runs.
+pub fn approve(root: &Path, sim: &Sim, page_id: &str, block: &str) {
+    let config = sim.config_path.to_str().unwrap();
+    let out = arkbridge(
+        root,
+        &format!("approve-{block}"),
+        &[
+            "approve",
+            page_id,
+            "--block",
+            block,
+            "--config",
+            config,
+            "--as",
+            "carol@example.com",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "approve failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

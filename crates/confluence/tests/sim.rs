@@ -1,6 +1,7 @@
 //! Integration tests against the Confluence Cloud simulator of `arkbridge-sim`, over HTTPS with
-//! the simulator's CA: spaces, pages by title and id, historic versions, footer comments and the
-//! 409 on a stale update.
+//! the simulator's CA: spaces, pages by title and id, historic versions, footer comments, the
+//! 409 on a stale update, `edit_page` re-applying an edit after a concurrent change, and
+//! `users-bulk`.
 
 use std::time::Duration;
 
@@ -156,4 +157,72 @@ async fn wrong_token_is_refused() {
         "{err:?}"
     );
     assert!(!format!("{err} {err:?}").contains("not-the-token"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edit_page_keeps_a_change_saved_between_its_read_and_its_write() {
+    let s = sim().await;
+    let page = s
+        .client
+        .find_pages("Payments DB health", None)
+        .await
+        .unwrap()
+        .remove(0);
+    let other = s.client.clone();
+    let client = s.client.clone();
+    let id = page.id.clone();
+    let edited = tokio::spawn(async move {
+        let mut calls = 0;
+        let edited = client
+            .edit_page(&id, "arkbridge: status", |body: &str| {
+                calls += 1;
+                if calls == 1 {
+                    // Someone else saves while this edit is being computed.
+                    tokio::task::block_in_place(|| {
+                        tokio::runtime::Handle::current().block_on(async {
+                            let now = other.get_page(&id).await.unwrap();
+                            let theirs = format!("{}<p>theirs</p>", now.body_storage);
+                            other
+                                .update_page(&now, &theirs, "other editor")
+                                .await
+                                .unwrap();
+                        })
+                    });
+                }
+                Ok::<_, String>(format!("{body}<p>ours</p>"))
+            })
+            .await
+            .unwrap();
+        (edited, calls)
+    })
+    .await
+    .unwrap();
+    let (edited, calls) = edited;
+    assert_eq!((calls, edited.conflicts), (2, 1));
+    assert_eq!(edited.page.version, page.version + 2);
+    let stored = s.client.get_page(&page.id).await.unwrap();
+    assert!(
+        stored.body_storage.ends_with("<p>theirs</p><p>ours</p>"),
+        "{}",
+        stored.body_storage
+    );
+}
+
+#[tokio::test]
+async fn users_bulk_names_the_page_authors() {
+    let s = sim().await;
+    let page = s
+        .client
+        .find_pages("Restart payments API", None)
+        .await
+        .unwrap()
+        .remove(0);
+    let author = page
+        .version_author_id
+        .clone()
+        .expect("versions name their author");
+    let users = s.client.users_bulk(&[author.as_str()]).await.unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].account_id.as_deref(), Some(author.as_str()));
+    assert!(users[0].display_name.is_some());
 }

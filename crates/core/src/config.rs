@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::policy::{Access, Grant};
+use crate::policy::{Access, Grant, PolicySettings};
 use crate::secret_ref::SecretRef;
 
 mod confluence;
@@ -34,9 +34,12 @@ pub struct Config {
     /// Per-safe policy (rotation). Safes not listed here use `rotation = "none"`.
     #[serde(default)]
     pub safes: BTreeMap<String, SafePolicy>,
-    /// Which identity-provider groups may use which spaces and safes.
+    /// Which identity-provider groups (or Confluence roles) may use which spaces and safes.
     #[serde(default)]
     pub grants: Vec<Grant>,
+    /// How the grants are applied: safe membership, approver groups, permission mapping.
+    #[serde(default)]
+    pub policy: PolicySettings,
 }
 
 /// Where verified identities come from.
@@ -62,6 +65,10 @@ pub struct LocalUser {
     pub email: String,
     #[serde(default)]
     pub groups: Vec<String>,
+    /// The user's Confluence account id (Cloud) or username (Data Center), so that Confluence
+    /// can be asked whether they may view a page and what role they hold in its space.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confluence_account_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -333,8 +340,13 @@ impl Config {
             return Err(ConfigError::Invalid("cyberark.ccp.app_id is empty".into()));
         }
         for (i, grant) in self.grants.iter().enumerate() {
-            if grant.group.trim().is_empty() {
+            if grant.group.as_deref().is_some_and(|g| g.trim().is_empty()) {
                 return Err(ConfigError::Invalid(format!("grants[{i}].group is empty")));
+            }
+            if grant.group.is_none() && grant.confluence_role.is_none() {
+                return Err(ConfigError::Invalid(format!(
+                    "grants[{i}] names no subject: set group, confluence_role or both"
+                )));
             }
         }
         if self.runner.default_timeout_secs == 0 || self.runner.max_timeout_secs == 0 {
@@ -385,16 +397,29 @@ impl Config {
 
     /// The groups of a `local-trusted` user, or `None` if the user is unknown.
     pub fn local_user_groups(&self, email: &str) -> Option<&[String]> {
+        self.local_user(email).map(|u| u.groups.as_slice())
+    }
+
+    /// A `local-trusted` user, matched by e-mail ignoring case.
+    pub fn local_user(&self, email: &str) -> Option<&LocalUser> {
         self.identity
             .users
             .iter()
             .find(|u| u.email.eq_ignore_ascii_case(email))
-            .map(|u| u.groups.as_slice())
     }
 
-    /// The access level a set of groups holds on a safe from a space, if any grant applies.
+    /// A `local-trusted` user by Confluence account id.
+    pub fn local_user_by_account(&self, account_id: &str) -> Option<&LocalUser> {
+        self.identity
+            .users
+            .iter()
+            .find(|u| u.confluence_account_id.as_deref() == Some(account_id))
+    }
+
+    /// The access level a set of groups holds on a safe from a space through group-only grants
+    /// (no Confluence role considered), if any grant applies.
     pub fn access(&self, groups: &[String], space: &str, safe: &str) -> Option<Access> {
-        crate::policy::best_access(&self.grants, groups, space, safe)
+        crate::policy::best_access(&self.grants, groups, None, space, safe).map(|(a, _)| a)
     }
 }
 

@@ -181,9 +181,15 @@ async fn list_safe_members_filters_groups_and_pages() {
         .list_safe_members("Prod-DB", Some(MemberType::Group))
         .await
         .unwrap();
-    assert_eq!(groups.len(), 1);
-    assert_eq!(groups[0].member_name, "developers");
-    assert_eq!(groups[0].member_type, Some(MemberType::Group));
+    // The demo seed's platform-admins group, and the one just added.
+    let mut names: Vec<&str> = groups.iter().map(|g| g.member_name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["developers", "platform-admins"]);
+    assert!(
+        groups
+            .iter()
+            .all(|g| g.member_type == Some(MemberType::Group))
+    );
     let users = pvwa
         .list_safe_members("Prod-DB", Some(MemberType::User))
         .await

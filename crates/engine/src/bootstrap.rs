@@ -3,13 +3,13 @@
 //! They are `cyberark://` references in the config, retrieved through the CCP with the bridge's
 //! AppID and client certificate. Each retrieval is audited (reference only, never the value).
 
-use arkbridge_core::audit::AuditEvent;
+use arkbridge_core::audit::{Action, Actor, AuditEvent, Target};
 use arkbridge_core::config::{Config, ConfigSecret};
 use arkbridge_cyberark::{CcpClient, CcpQuery};
 use arkbridge_store::Store;
 use secrecy::SecretString;
 
-use crate::{BRIDGE_ACTOR, EngineError, now_micros};
+use crate::{EngineError, now_micros};
 
 pub(crate) struct BridgeSecrets {
     pub(crate) confluence_token: SecretString,
@@ -62,14 +62,13 @@ async fn one<S: Store>(
                 ))
             })?;
             store
-                .append_audit(AuditEvent {
-                    ts_micros: now_micros(),
-                    actor: BRIDGE_ACTOR.into(),
-                    action: "bridge.credential_fetched".into(),
-                    run_id: None,
-                    target: Some(r.to_string()),
-                    details: serde_json::json!({ "field": field, "via": "ccp" }),
-                })
+                .append_audit(
+                    AuditEvent::new(Action::CredentialIssued)
+                        .at(now_micros())
+                        .by(Actor::system())
+                        .target(Target::account(&r.safe, &r.object))
+                        .details(serde_json::json!({ "field": field, "via": "ccp" })),
+                )
                 .await?;
             Ok(value)
         }

@@ -4,6 +4,7 @@
 //! For a safe whose policy rotates after the run, the account is first looked up in the PVWA: if
 //! the bridge could not rotate it afterwards, it does not fetch it at all.
 
+use arkbridge_core::audit::{Action, AuditEvent, Outcome, Target};
 use arkbridge_core::config::Rotation;
 use arkbridge_core::runbook::{Binding, BindingKind, Mode, Runbook};
 use arkbridge_core::secret_ref::SecretRef;
@@ -95,10 +96,12 @@ impl<S: Store> Bridge<S> {
         }
         self.audit(
             ask.actor,
-            "run.fallback",
-            Some(ask.run_id),
-            None,
-            serde_json::json!({ "cause": outage.to_string(), "without_fallback": missing }),
+            AuditEvent::new(Action::CredentialFallback)
+                .run(ask.run_id)
+                .reason(outage.to_string())
+                .details(
+                    serde_json::json!({ "cause": outage.to_string(), "without_fallback": missing }),
+                ),
         )
         .await?;
         let mut ro = Credentials {
@@ -180,26 +183,31 @@ impl<S: Store> Bridge<S> {
             account_id,
             issued: false,
         });
+        let target = Target::account(&reference.safe, &reference.object)
+            .with_account_id(leases.last().and_then(|l| l.account_id.as_deref()));
         let mut query =
             CcpQuery::for_account(&reference.safe, &reference.object).reason(ask.reason.clone());
         // A value the CPM is about to replace must never be handed to a run.
         query.fail_request_on_password_change = true;
         match self.ccp.get(&query).await {
             Ok(account) => {
+                // Log before act: the value is handed over only once its `credential.issued`
+                // record is durable, written in one transaction with the lease's move to
+                // `issued`. If that fails, the run fails closed and the value is dropped here.
+                let event = self.stamp(
+                    ask.actor,
+                    AuditEvent::new(Action::CredentialIssued)
+                        .run(ask.run_id)
+                        .target(target)
+                        .details(serde_json::json!({ "lease": id, "via": "ccp" })),
+                );
                 self.store
-                    .update_lease(id, LeaseState::Issued, None, None)
-                    .await?;
+                    .issue_credential(id, event)
+                    .await
+                    .map_err(EngineError::AuditFailed)?;
                 if let Some(l) = leases.last_mut() {
                     l.issued = true;
                 }
-                self.audit(
-                    ask.actor,
-                    "secret.retrieved",
-                    Some(ask.run_id),
-                    Some(reference.account().to_string()),
-                    serde_json::json!({ "lease": id, "via": "ccp" }),
-                )
-                .await?;
                 Ok(account)
             }
             Err(e) => {
@@ -208,10 +216,12 @@ impl<S: Store> Bridge<S> {
                     .await?;
                 self.audit(
                     ask.actor,
-                    "secret.retrieval_failed",
-                    Some(ask.run_id),
-                    Some(reference.account().to_string()),
-                    serde_json::json!({ "lease": id, "error": e.to_string(), "unavailable": e.is_unavailable() }),
+                    AuditEvent::new(Action::CredentialRequested)
+                        .run(ask.run_id)
+                        .target(target)
+                        .outcome(Outcome::Failure)
+                        .reason(e.to_string())
+                        .details(serde_json::json!({ "lease": id, "error": e.to_string(), "unavailable": e.is_unavailable() })),
                 )
                 .await?;
                 if let Some(l) = leases.last_mut() {

@@ -47,6 +47,13 @@ pub enum EngineError {
     Runbook(String),
     #[error("runner: {0}")]
     Runner(#[from] RunnerError),
+    /// Log before act failed: the credential's `credential.issued` record could not be stored,
+    /// so the credential was not handed to the run.
+    #[error(
+        "the audit log could not record the credential's issue, so it was not handed to the run \
+         (fail closed): {0}"
+    )]
+    AuditFailed(StoreError),
 }
 
 impl EngineError {

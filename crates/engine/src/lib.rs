@@ -7,9 +7,11 @@
 //! This crate decides and orders; the clients talk to CyberArk and Confluence, the runner runs the
 //! script and the store keeps state.
 
+mod approve;
 mod bootstrap;
 mod comment;
 mod credentials;
+mod decision;
 mod error;
 mod identity;
 mod lock;
@@ -20,13 +22,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use arkbridge_confluence::ConfluenceClient;
-use arkbridge_core::audit::{AuditEvent, AuditRecord};
-use arkbridge_core::config::Config;
+use arkbridge_core::audit::{Actor, AuditEvent, AuditRecord, AuthMethod};
+use arkbridge_core::config::{Config, IdentityProvider};
 use arkbridge_cyberark::{BreakerConfig, CcpClient, PvwaClient, Resilience, RetryPolicy};
 use arkbridge_store::{SqliteStore, Store};
 use secrecy::SecretString;
 use tokio::sync::Mutex;
 
+pub use approve::ApprovalReport;
+pub use decision::script_sha256;
 pub use error::EngineError;
 pub use identity::VerifiedUser;
 pub use rotation::RecoveryReport;
@@ -127,24 +131,30 @@ impl<S: Store> Bridge<S> {
         }
     }
 
-    /// Appends one audit event stamped now.
+    /// Appends one audit event, stamped now and with its actor (see [`Bridge::stamp`]).
     pub(crate) async fn audit(
         &self,
         actor: &str,
-        action: &str,
-        run_id: Option<&str>,
-        target: Option<String>,
-        details: serde_json::Value,
+        event: AuditEvent,
     ) -> Result<AuditRecord, EngineError> {
-        let event = AuditEvent {
-            ts_micros: now_micros(),
-            actor: actor.to_string(),
-            action: action.to_string(),
-            run_id: run_id.map(str::to_string),
-            target,
-            details,
+        Ok(self.store.append_audit(self.stamp(actor, event)).await?)
+    }
+
+    /// Stamps an event with the time and the actor: [`BRIDGE_ACTOR`] is arkbridge itself, anyone
+    /// else a user verified by the configured identity provider, in the session of the run.
+    pub(crate) fn stamp(&self, actor: &str, mut event: AuditEvent) -> AuditEvent {
+        event.time_us = now_micros();
+        event.actor = if actor == BRIDGE_ACTOR {
+            Actor::system()
+        } else {
+            match self.config.identity.provider {
+                IdentityProvider::LocalTrusted => {
+                    Actor::user("local-trusted", actor, AuthMethod::CliLocal)
+                }
+            }
         };
-        Ok(self.store.append_audit(event).await?)
+        event.actor.session_id = event.run_id.clone();
+        event
     }
 
     /// Runs `f` with a logged-on PVWA session, logging on at first use.

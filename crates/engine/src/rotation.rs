@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use arkbridge_core::audit::{Action, AuditEvent, Outcome, Target};
 use arkbridge_core::config::Rotation;
 use arkbridge_core::secret_ref::SecretRef;
 use arkbridge_store::{Lease, LeaseState, RunStatus, Store};
@@ -65,7 +66,8 @@ impl<S: Store> Bridge<S> {
         rotation: Rotation,
         account_id: Option<&str>,
     ) -> Result<bool, EngineError> {
-        let target = Some(reference.account().to_string());
+        let target =
+            Target::account(&reference.safe, &reference.object).with_account_id(account_id);
         let (Rotation::AfterRun | Rotation::Checkin, Some(id)) = (rotation, account_id) else {
             self.store
                 .update_lease(lease_id, LeaseState::Released, None, None)
@@ -98,10 +100,10 @@ impl<S: Store> Bridge<S> {
                     .await?;
                 self.audit(
                     actor,
-                    "secret.rotated",
-                    Some(run_id),
-                    target,
-                    serde_json::json!({ "lease": lease_id, "account_id": id, "rotation": rotation.as_str() }),
+                    AuditEvent::new(Action::RotationDone)
+                        .run(run_id)
+                        .target(target)
+                        .details(serde_json::json!({ "lease": lease_id, "account_id": id, "rotation": rotation.as_str() })),
                 )
                 .await?;
                 Ok(true)
@@ -118,10 +120,12 @@ impl<S: Store> Bridge<S> {
                     .await?;
                 self.audit(
                     actor,
-                    "secret.rotation_failed",
-                    Some(run_id),
-                    target,
-                    serde_json::json!({ "lease": lease_id, "account_id": id, "error": e.to_string() }),
+                    AuditEvent::new(Action::RotationFailed)
+                        .run(run_id)
+                        .target(target)
+                        .outcome(Outcome::Failure)
+                        .reason(e.to_string())
+                        .details(serde_json::json!({ "lease": lease_id, "account_id": id, "error": e.to_string() })),
                 )
                 .await?;
                 Ok(false)
@@ -167,13 +171,14 @@ impl<S: Store> Bridge<S> {
             );
             self.audit(
                 BRIDGE_ACTOR,
-                "run.recovered",
-                Some(&run_id),
-                None,
-                serde_json::json!({
-                    "open_leases": leases.iter().map(|l| l.id).collect::<Vec<_>>(),
-                    "workspaces_removed": workspaces,
-                }),
+                AuditEvent::new(Action::RunFinished)
+                    .run(&run_id)
+                    .outcome(Outcome::Failure)
+                    .reason("the run's process died; its open leases are recovered")
+                    .details(serde_json::json!({
+                        "open_leases": leases.iter().map(|l| l.id).collect::<Vec<_>>(),
+                        "workspaces_removed": workspaces,
+                    })),
             )
             .await?;
             if let Some(run) = self.store.get_run(&run_id).await?

@@ -12,8 +12,8 @@
 use std::time::Duration;
 
 use arkbridge_confluence::parse_page_ref;
+use arkbridge_core::audit::{Action, AuditEvent, Outcome, Target};
 use arkbridge_core::mask::{MASK, Masker};
-use arkbridge_core::policy::decide;
 use arkbridge_core::runbook::{Mode, Runbook};
 use arkbridge_core::storage::runbooks;
 use arkbridge_runner::{Interpreter, RunSpec, Stream};
@@ -69,12 +69,16 @@ impl<S: Store> Bridge<S> {
         let run_id = uuid::Uuid::new_v4().to_string();
         self.audit(
             &user.email,
-            "run.requested",
-            Some(&run_id),
-            Some(format!("page:{}", req.page)),
-            serde_json::json!({
-                "block": req.block, "verified_by": user.verified_by, "groups": user.groups,
-            }),
+            AuditEvent::new(Action::RunRequested)
+                .outcome(Outcome::Pending)
+                .run(&run_id)
+                .target(Target {
+                    block: req.block.clone(),
+                    ..Target::page(&req.page)
+                })
+                .details(serde_json::json!({
+                    "block": req.block, "verified_by": user.verified_by, "groups": user.groups,
+                })),
         )
         .await?;
         let found = self.find_block(req).await;
@@ -82,24 +86,20 @@ impl<S: Store> Bridge<S> {
             Ok(v) => v,
             Err(e) => return Err(self.reject(&user.email, &run_id, e).await),
         };
-        let target = Some(format!("page:{}", page.id));
-        let decision = decide(
-            &self.config.grants,
-            &user.email,
-            &user.groups,
-            &space.key,
-            &runbook,
-        );
+        let target = Target::block(&page.id, page.version, &runbook.name);
+        let decision = self.decide_run(user, &page, &space, &runbook).await?;
         if !decision.allowed {
             let rec = self
                 .audit(
                     &user.email,
-                    "run.denied",
-                    Some(&run_id),
-                    target,
-                    serde_json::json!({
-                        "block": runbook.name, "reasons": decision.reasons,
-                    }),
+                    AuditEvent::new(Action::PolicyDecided)
+                        .outcome(Outcome::Denied)
+                        .reason(decision.explain())
+                        .run(&run_id)
+                        .target(target)
+                        .details(serde_json::json!({
+                            "block": runbook.name, "reasons": decision.reasons(),
+                        })),
                 )
                 .await?;
             return Err(EngineError::Denied {
@@ -111,18 +111,18 @@ impl<S: Store> Bridge<S> {
             Ok(i) => i,
             Err(e) => {
                 return Err(self
-                    .reject(&user.email, &run_id, EngineError::Runbook(e))
+                    .reject(&user.email, &run_id, EngineError::Runbook(e.to_string()))
                     .await);
             }
         };
         self.audit(
             &user.email,
-            "run.allowed",
-            Some(&run_id),
-            target.clone(),
-            serde_json::json!({
-                "block": runbook.name, "mode": runbook.mode.as_str(), "reasons": decision.reasons,
-            }),
+            AuditEvent::new(Action::PolicyDecided)
+                .run(&run_id)
+                .target(target.clone())
+                .details(serde_json::json!({
+                    "block": runbook.name, "mode": runbook.mode.as_str(), "reasons": decision.reasons(),
+                })),
         )
         .await?;
 
@@ -161,22 +161,36 @@ impl<S: Store> Bridge<S> {
             Ok(v) => v,
             Err(e) => {
                 // Whatever happened, every lease taken is settled; the first error is reported.
+                // A store that cannot record the end (it may be what failed) must not hide `e`;
+                // open leases are then rotated by the next start's recovery.
                 let rotated = self.settle(&user.email, &run_id, &leases).await;
-                self.store
+                let recorded = self
+                    .store
                     .finish_run(&run_id, RunStatus::Error, None, now_micros())
-                    .await?;
-                self.audit(
-                    &user.email,
-                    "run.failed_to_start",
-                    Some(&run_id),
-                    target,
-                    serde_json::json!({
-                        "error": e.to_string(),
-                        "rotated": rotated.as_ref().ok(),
-                        "settle_error": rotated.as_ref().err().map(|e| e.to_string()),
-                    }),
-                )
-                .await?;
+                    .await
+                    .map_err(EngineError::from);
+                let recorded = match recorded {
+                    Ok(()) => self
+                        .audit(
+                            &user.email,
+                            AuditEvent::new(Action::RunFinished)
+                                .outcome(Outcome::Failure)
+                                .reason(e.to_string())
+                                .run(&run_id)
+                                .target(target)
+                                .details(serde_json::json!({
+                                    "error": e.to_string(),
+                                    "rotated": rotated.as_ref().ok(),
+                                    "settle_error": rotated.as_ref().err().map(|e| e.to_string()),
+                                })),
+                        )
+                        .await
+                        .map(drop),
+                    Err(store) => Err(store),
+                };
+                if let Err(store) = recorded {
+                    tracing::error!(run_id, error = %store, "cannot record the end of a failed run");
+                }
                 return Err(e);
             }
         };
@@ -227,12 +241,12 @@ impl<S: Store> Bridge<S> {
                 self.store.set_run_comment(&run_id, &c.id).await?;
                 self.audit(
                     BRIDGE_ACTOR_FOR_COMMENT,
-                    "comment.posted",
-                    Some(&run_id),
-                    target,
-                    serde_json::json!({
-                        "comment_id": c.id, "on_behalf_of": user.email,
-                    }),
+                    AuditEvent::new(Action::CommentPosted)
+                        .run(&run_id)
+                        .target(target)
+                        .details(serde_json::json!({
+                            "comment_id": c.id, "on_behalf_of": user.email,
+                        })),
                 )
                 .await?;
                 report.comment_id = Some(c.id);
@@ -241,12 +255,14 @@ impl<S: Store> Bridge<S> {
                 tracing::error!(run_id, error = %e, "posting the result comment failed");
                 self.audit(
                     BRIDGE_ACTOR_FOR_COMMENT,
-                    "comment.failed",
-                    Some(&run_id),
-                    target,
-                    serde_json::json!({
-                        "error": e.to_string(), "on_behalf_of": user.email,
-                    }),
+                    AuditEvent::new(Action::CommentPosted)
+                        .outcome(Outcome::Failure)
+                        .reason(e.to_string())
+                        .run(&run_id)
+                        .target(target)
+                        .details(serde_json::json!({
+                            "error": e.to_string(), "on_behalf_of": user.email,
+                        })),
                 )
                 .await?;
             }
@@ -285,25 +301,23 @@ impl<S: Store> Bridge<S> {
             run_id: ask.run_id.to_string(),
             interpreter,
             script: runbook.script.clone(),
-            vars: vec![
-                ("ARKBRIDGE_RUN_ID".into(), ask.run_id.to_string()),
-                ("ARKBRIDGE_PAGE_ID".into(), page_id.to_string()),
-                ("ARKBRIDGE_MODE".into(), mode.into()),
-            ],
+            page_id: page_id.to_string(),
+            mode: mode.into(),
             secret_vars: creds.env,
             secret_files: creds.files,
             timeout,
+            limits: arkbridge_runner::Limits::default(),
         };
-        self.audit(ask.actor, "run.started", Some(ask.run_id), Some(format!("page:{page_id}")), serde_json::json!({
+        self.audit(ask.actor, AuditEvent::new(Action::RunRequested).reason("script started").run(ask.run_id).target(Target::page(page_id)).details(serde_json::json!({
             "mode": mode, "timeout_secs": timeout.as_secs(), "interpreter": interpreter.program(),
-        }))
+        })))
         .await?;
         let outcome = arkbridge_runner::run(spec, &masker, sink).await?;
         Ok((outcome, masker, read_only))
     }
 
     /// Steps 1: the page, its space and the block.
-    async fn find_block(
+    pub(crate) async fn find_block(
         &self,
         req: &RunRequest,
     ) -> Result<
@@ -324,10 +338,12 @@ impl<S: Store> Bridge<S> {
     /// Audits why a requested run never started, and hands the error back.
     async fn reject(&self, actor: &str, run_id: &str, e: EngineError) -> EngineError {
         let details = serde_json::json!({ "error": e.to_string() });
-        if let Err(audit) = self
-            .audit(actor, "run.rejected", Some(run_id), None, details)
-            .await
-        {
+        let event = AuditEvent::new(Action::RunFinished)
+            .outcome(Outcome::Failure)
+            .reason(e.to_string())
+            .run(run_id)
+            .details(details);
+        if let Err(audit) = self.audit(actor, event).await {
             tracing::error!(run_id, error = %audit, "cannot audit a rejected run");
         }
         e
@@ -338,7 +354,7 @@ impl<S: Store> Bridge<S> {
         &self,
         actor: &str,
         run_id: &str,
-        target: &Option<String>,
+        target: &Target,
         status: RunStatus,
         outcome: &arkbridge_runner::Outcome,
         mode: &str,
@@ -346,16 +362,22 @@ impl<S: Store> Bridge<S> {
         self.store
             .finish_run(run_id, status, outcome.exit_code, now_micros())
             .await?;
+        let result = if status == RunStatus::Succeeded {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        };
         self.audit(
             actor,
-            "run.finished",
-            Some(run_id),
-            target.clone(),
-            serde_json::json!({
-                "status": status.as_str(), "exit_code": outcome.exit_code, "signal": outcome.signal,
-                "duration_ms": outcome.duration.as_millis() as u64, "mode": mode,
-                "output_bytes": outcome.output.len(), "truncated": outcome.truncated,
-            }),
+            AuditEvent::new(Action::RunFinished)
+                .outcome(result)
+                .run(run_id)
+                .target(target.clone())
+                .details(serde_json::json!({
+                    "status": status.as_str(), "exit_code": outcome.exit_code, "signal": outcome.signal,
+                    "duration_ms": outcome.duration.as_millis() as u64, "mode": mode,
+                    "output_bytes": outcome.output.len(), "truncated": outcome.truncated,
+                })),
         )
         .await
     }

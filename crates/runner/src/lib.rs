@@ -1,15 +1,22 @@
 //! Running a runbook script as a child process.
 //!
-//! Each run gets a private 0700 directory (on a memory filesystem when one is available) holding
-//! the script, a working directory that is also `HOME`, and a `secrets/` folder for
-//! `secret-file` bindings (0600 files). The child starts with a cleared environment: `PATH`,
-//! `HOME`, `LANG`, the caller's plain variables and the secret bindings, nothing else. It runs in
-//! its own process group; when the time limit passes, or when the script's main process exits, the
-//! whole group is killed. stdout and stderr are streamed through a [`MaskStream`] each, so no
-//! secret value (or its common encodings) ever leaves this crate in the output, even when it is
-//! split across two reads. The private directory is removed when the run ends.
+//! Each run gets a private 0700 directory on a memory filesystem (`workspace.rs`) holding the
+//! script, a working directory that is also `HOME`, and a `secrets/` folder for `secret-file`
+//! bindings (0600 files). The interpreter follows the block's language (`interpreter.rs`). The
+//! child starts with exactly this environment: `PATH`, `HOME`, `LANG`, `ARKBRIDGE_RUN_ID`,
+//! `ARKBRIDGE_PAGE_ID`, `ARKBRIDGE_MODE` and the bindings. It runs in its own process group
+//! under resource limits (CPU time, memory, open files, file size, no core dumps; `limits.rs`);
+//! when the time limit passes, or when the script's main process exits, the whole group is
+//! killed. stdout and stderr are streamed through a [`MaskStream`] each, so no secret value (or
+//! its common encodings) ever leaves this crate in the output, even when it is split across two
+//! reads; the output is capped (`output.rs`). The private directory is removed when the run
+//! ends, and by [`remove_leftover_workspaces`] after a crash.
+//!
+//! [`MaskStream`]: arkbridge_core::mask::MaskStream
 
 mod interpreter;
+mod limits;
+mod output;
 mod workspace;
 
 use std::os::unix::process::ExitStatusExt;
@@ -23,34 +30,49 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 use tokio::time::Instant;
+use zeroize::Zeroizing;
 
-pub use interpreter::Interpreter;
+pub use interpreter::{Interpreter, InterpreterError, SEARCH_PATH};
+pub use limits::{Limits, LimitsError};
 pub use workspace::Workspace;
 
-/// Most output kept for the run's record (the live sink sees all of it).
+use output::Collector;
+
+/// Bytes read from the child per read call (also the masking benchmark's default chunk).
+pub const READ_CHUNK: usize = 32 * 1024;
+
+/// Most output kept for the run's record by default ([`Limits::output_bytes`]).
 pub const OUTPUT_CAP: usize = 1 << 20;
+
+/// The `LANG` a script gets.
+const LANG: &str = "C.UTF-8";
 
 /// How to run one script.
 pub struct RunSpec {
-    /// Names the private directory, so that recovery can find it after a crash.
+    /// `ARKBRIDGE_RUN_ID`; also names the private directory, so that recovery can find it.
     pub run_id: String,
+    /// `ARKBRIDGE_PAGE_ID`.
+    pub page_id: String,
+    /// `ARKBRIDGE_MODE`: `read`, `write` or `read-only`.
+    pub mode: String,
     pub interpreter: Interpreter,
     pub script: String,
-    /// Non-secret variables (`ARKBRIDGE_RUN_ID`, `ARKBRIDGE_MODE`, ...).
-    pub vars: Vec<(String, String)>,
     /// Secret bindings passed as environment variables.
     pub secret_vars: Vec<(String, SecretString)>,
     /// Secret bindings passed as files: the variable holds the file's path.
     pub secret_files: Vec<(String, SecretString)>,
+    /// Wall-clock limit, after which the whole process group is killed.
     pub timeout: Duration,
+    pub limits: Limits,
 }
 
 impl std::fmt::Debug for RunSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunSpec")
             .field("run_id", &self.run_id)
+            .field("page_id", &self.page_id)
+            .field("mode", &self.mode)
             .field("interpreter", &self.interpreter)
-            .field("vars", &self.vars)
             .field(
                 "secret_vars",
                 &self.secret_vars.iter().map(|(k, _)| k).collect::<Vec<_>>(),
@@ -60,6 +82,7 @@ impl std::fmt::Debug for RunSpec {
                 &self.secret_files.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             )
             .field("timeout", &self.timeout)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -79,7 +102,8 @@ pub struct Outcome {
     pub signal: Option<i32>,
     pub timed_out: bool,
     pub duration: Duration,
-    /// stdout and stderr interleaved as they arrived, masked, at most [`OUTPUT_CAP`] bytes.
+    /// stdout and stderr interleaved as they arrived, masked, with the runner's notes; at most
+    /// [`Limits::output_bytes`] of the script's output (its start and its end).
     pub output: Vec<u8>,
     pub truncated: bool,
 }
@@ -102,8 +126,12 @@ pub enum RunnerError {
     },
     #[error("reading the script's output failed: {0}")]
     Output(std::io::Error),
-    #[error("{0}")]
-    Interpreter(String),
+    #[error(transparent)]
+    Interpreter(#[from] InterpreterError),
+    #[error(transparent)]
+    Limits(#[from] LimitsError),
+    #[error("binding `{0}`: {1}")]
+    Binding(String, &'static str),
 }
 
 /// Runs `spec`, feeding masked output to `sink` as it arrives.
@@ -112,26 +140,38 @@ pub async fn run(
     masker: &Masker,
     sink: &mut (dyn FnMut(Stream, &[u8]) + Send),
 ) -> Result<Outcome, RunnerError> {
-    let ws = Workspace::create(&spec.run_id).map_err(RunnerError::Workspace)?;
-    let script_path = ws
-        .write_script(&spec.script)
+    check_bindings(&spec)?;
+    let program =
+        spec.interpreter
+            .locate_in(SEARCH_PATH)
+            .ok_or_else(|| InterpreterError::NotInstalled {
+                language: spec.interpreter.program().into(),
+                program: spec.interpreter.program(),
+                path: SEARCH_PATH.into(),
+            })?;
+    let (launcher, launcher_args) = spec.limits.wrap(program, spec.timeout)?;
+    let ws = Workspace::create(&spec.run_id, !spec.secret_files.is_empty())
         .map_err(RunnerError::Workspace)?;
-    let mut cmd = Command::new(spec.interpreter.program());
-    cmd.args(spec.interpreter.args())
+    let script_path = ws
+        .write_script(spec.interpreter.script_name(), &spec.script)
+        .map_err(RunnerError::Workspace)?;
+    let mut cmd = Command::new(&launcher);
+    cmd.args(&launcher_args)
+        .args(spec.interpreter.args())
         .arg(&script_path)
         .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("PATH", SEARCH_PATH)
         .env("HOME", ws.home())
-        .env("LANG", "C.UTF-8")
+        .env("LANG", LANG)
+        .env("ARKBRIDGE_RUN_ID", &spec.run_id)
+        .env("ARKBRIDGE_PAGE_ID", &spec.page_id)
+        .env("ARKBRIDGE_MODE", &spec.mode)
         .current_dir(ws.home())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    for (k, v) in &spec.vars {
-        cmd.env(k, v);
-    }
     for (k, v) in &spec.secret_vars {
         cmd.env(k, v.expose_secret());
     }
@@ -144,6 +184,7 @@ pub async fn run(
         program: spec.interpreter.program().to_string(),
         source,
     })?;
+    // The command holds the secret values as environment strings: drop it at once.
     drop(cmd);
     // Killing the group on drop covers a cancelled run (the caller dropped this future).
     let group = GroupGuard(child.id().map(|id| Pid::from_raw(id as i32)));
@@ -152,20 +193,12 @@ pub async fn run(
 
     let mut out_mask = masker.stream();
     let mut err_mask = masker.stream();
-    let mut output = Vec::new();
-    let mut truncated = false;
-    let mut keep = |stream: Stream, masked: Vec<u8>, output: &mut Vec<u8>, truncated: &mut bool| {
-        if masked.is_empty() {
-            return;
-        }
-        sink(stream, &masked);
-        let room = OUTPUT_CAP.saturating_sub(output.len());
-        if masked.len() > room {
-            *truncated = true;
-        }
-        output.extend_from_slice(&masked[..masked.len().min(room)]);
-    };
-
+    let mut collector = Collector::new(
+        sink,
+        spec.limits.output_bytes,
+        spec.limits.live_output_bytes,
+    );
+    let mut masked = Vec::with_capacity(READ_CHUNK + 256);
     let deadline = started + spec.timeout;
     // Once the main process has exited (or the deadline passed), output is drained for a short
     // grace period only: a process that left the group (setsid) may keep a pipe open forever.
@@ -173,20 +206,24 @@ pub async fn run(
     let (mut out_open, mut err_open) = (true, true);
     let mut status = None;
     let mut timed_out = false;
-    let mut out_buf = vec![0u8; 8192];
-    let mut err_buf = vec![0u8; 8192];
+    let mut out_buf = Zeroizing::new(vec![0u8; READ_CHUNK]);
+    let mut err_buf = Zeroizing::new(vec![0u8; READ_CHUNK]);
     while out_open || err_open || status.is_none() {
         tokio::select! {
-            r = stdout.read(&mut out_buf), if out_open => {
+            r = stdout.read(&mut out_buf[..]), if out_open => {
                 let n = r.map_err(RunnerError::Output)?;
                 if n == 0 { out_open = false; } else {
-                    keep(Stream::Stdout, out_mask.push(&out_buf[..n]), &mut output, &mut truncated);
+                    out_mask.push_into(&out_buf[..n], &mut masked);
+                    collector.push(Stream::Stdout, &masked);
+                    masked.clear();
                 }
             }
-            r = stderr.read(&mut err_buf), if err_open => {
+            r = stderr.read(&mut err_buf[..]), if err_open => {
                 let n = r.map_err(RunnerError::Output)?;
                 if n == 0 { err_open = false; } else {
-                    keep(Stream::Stderr, err_mask.push(&err_buf[..n]), &mut output, &mut truncated);
+                    err_mask.push_into(&err_buf[..n], &mut masked);
+                    collector.push(Stream::Stderr, &masked);
+                    masked.clear();
                 }
             }
             s = child.wait(), if status.is_none() => {
@@ -209,30 +246,72 @@ pub async fn run(
             }
         }
     }
-    out_buf.fill(0);
-    err_buf.fill(0);
-    keep(
-        Stream::Stdout,
-        out_mask.finish(),
-        &mut output,
-        &mut truncated,
-    );
-    keep(
-        Stream::Stderr,
-        err_mask.finish(),
-        &mut output,
-        &mut truncated,
-    );
+    out_mask.finish_into(&mut masked);
+    collector.push(Stream::Stdout, &masked);
+    masked.clear();
+    err_mask.finish_into(&mut masked);
+    collector.push(Stream::Stderr, &masked);
     let status = status.expect("the loop ends only after wait");
+    let duration = started.elapsed();
+    if let Some(note) = ending_note(timed_out, status.signal(), &spec) {
+        collector.note(&note);
+    }
+    let (output, truncated) = collector.finish();
     drop(ws);
     Ok(Outcome {
         exit_code: status.code(),
         signal: status.signal(),
         timed_out,
-        duration: started.elapsed(),
+        duration,
         output,
         truncated,
     })
+}
+
+/// Why the run was stopped, when a limit stopped it.
+fn ending_note(timed_out: bool, signal: Option<i32>, spec: &RunSpec) -> Option<String> {
+    if timed_out {
+        return Some(format!(
+            "time limit of {} s reached; the script's process group was killed",
+            spec.timeout.as_secs_f64()
+        ));
+    }
+    match signal.and_then(|s| Signal::try_from(s).ok()) {
+        Some(Signal::SIGXCPU) => Some(format!(
+            "the script used up its CPU time limit ({} s) and was stopped",
+            spec.limits.cpu.unwrap_or(spec.timeout).as_secs_f64()
+        )),
+        Some(Signal::SIGXFSZ) => Some(format!(
+            "the script wrote a file over the size limit ({} bytes) and was stopped",
+            spec.limits.file_size_bytes
+        )),
+        _ => None,
+    }
+}
+
+/// Refuses binding names that could not be environment variables or file names, that would
+/// replace a variable the runner sets, or that appear twice.
+fn check_bindings(spec: &RunSpec) -> Result<(), RunnerError> {
+    let names = spec.secret_vars.iter().chain(&spec.secret_files);
+    let mut seen = std::collections::HashSet::new();
+    for (name, _) in names {
+        let bad = |why| Err(RunnerError::Binding(name.clone(), why));
+        let mut chars = name.chars();
+        let valid = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return bad("not a valid variable name (letters, digits and _)");
+        }
+        if ["PATH", "HOME", "LANG"].contains(&name.as_str()) || name.starts_with("ARKBRIDGE_") {
+            return bad("the runner sets this variable itself");
+        }
+        if !seen.insert(name.as_str()) {
+            return bad("bound twice");
+        }
+    }
+    Ok(())
 }
 
 /// How long output is still read after the main process exited or was killed.
@@ -271,3 +350,5 @@ pub fn remove_leftover_workspaces(run_id: &str) -> usize {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_limits;

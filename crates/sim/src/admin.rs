@@ -1,7 +1,11 @@
-//! The simulator's own admin endpoint on the PVWA server: `/__arkbridge_sim/faults`.
+//! The simulator's own admin endpoints on the PVWA server: `/__arkbridge_sim/faults` and
+//! `/__arkbridge_sim/activities`.
 //!
-//! `GET` returns the current faults, `POST` changes the fields it names (and may kill every PVWA
-//! session with `"kill_sessions": true`), `DELETE` clears all faults. Every call needs HTTP basic
+//! `GET faults` returns the current faults, `POST` changes the fields it names (and may kill
+//! every PVWA session with `"kill_sessions": true`, or move the load balancer to another PVWA
+//! node with `"switch_node": true`), `DELETE` clears all faults. `GET activities` returns the
+//! Vault-wide audit, newest first: logons, logoffs, retrievals, CCP fetches and credential
+//! operations. Every call needs HTTP basic
 //! authentication as the PVWA user `Administrator` (the password from the seed, or the random one
 //! only the seed author can know); others get 401 with a `WWW-Authenticate` challenge. The path
 //! cannot clash with the real API, which lives under `/PasswordVault/`.
@@ -32,7 +36,7 @@ fn error(status: StatusCode, code: &str, msg: impl Into<String>) -> Response {
 }
 
 /// Checks basic authentication as `Administrator`.
-fn authorize(world: &World, headers: &HeaderMap) -> Result<(), Response> {
+pub(crate) fn authorize(world: &World, headers: &HeaderMap) -> Result<(), Response> {
     let challenge = || {
         let mut r = error(
             StatusCode::UNAUTHORIZED,
@@ -75,12 +79,20 @@ fn faults_json(f: &Faults) -> Value {
         "drop_connection": f.drop_connection,
         "malformed_body": f.malformed_body,
         "cpm_failure_rate": f.cpm_failure_rate,
+        "confluence": crate::confluence_faults::to_json(&f.confluence),
     })
 }
 
-/// Applies the fields of a POST body to `f`; returns whether sessions are to be killed.
-fn apply(f: &mut Faults, body: &Map<String, Value>) -> Result<bool, String> {
-    let mut kill = false;
+/// One-shot actions a POST may ask for besides changing faults.
+#[derive(Default, Debug, PartialEq, Eq)]
+struct Actions {
+    kill_sessions: bool,
+    switch_node: bool,
+}
+
+/// Applies the fields of a POST body to `f`; returns the one-shot actions asked for.
+fn apply(f: &mut Faults, body: &Map<String, Value>) -> Result<Actions, String> {
+    let mut actions = Actions::default();
     for (key, value) in body {
         let flag = || {
             value
@@ -104,12 +116,14 @@ fn apply(f: &mut Faults, body: &Map<String, Value>) -> Result<bool, String> {
             "vault_down" => f.vault_down = flag()?,
             "drop_connection" => f.drop_connection = flag()?,
             "malformed_body" => f.malformed_body = flag()?,
-            "kill_sessions" => kill = flag()?,
+            "kill_sessions" => actions.kill_sessions = flag()?,
+            "switch_node" => actions.switch_node = flag()?,
+            "confluence" => crate::confluence_faults::apply_json(&mut f.confluence, value)?,
             other => return Err(format!("unknown field `{other}`")),
         }
     }
     f.validate().map_err(|e| e.to_string())?;
-    Ok(kill)
+    Ok(actions)
 }
 
 pub(crate) async fn get_faults(State(world): State<Arc<World>>, headers: HeaderMap) -> Response {
@@ -138,14 +152,17 @@ pub(crate) async fn set_faults(
         }
     };
     let mut faults = world.current_faults();
-    let kill = match apply(&mut faults, &map) {
-        Ok(k) => k,
+    let actions = match apply(&mut faults, &map) {
+        Ok(a) => a,
         Err(msg) => return error(StatusCode::BAD_REQUEST, "ARKSIM400E", msg),
     };
-    tracing::info!(?faults, kill_sessions = kill, "admin API: faults changed");
+    tracing::info!(?faults, ?actions, "admin API: faults changed");
     world.set_faults(faults);
-    if kill {
+    if actions.kill_sessions {
         world.vault().sessions.clear();
+    }
+    if actions.switch_node {
+        world.switch_node();
     }
     http::json(StatusCode::OK, &faults_json(&world.current_faults()))
 }
@@ -159,6 +176,14 @@ pub(crate) async fn clear_faults(State(world): State<Arc<World>>, headers: Heade
     http::json(StatusCode::OK, &faults_json(&world.current_faults()))
 }
 
+/// `GET /__arkbridge_sim/activities`: the Vault-wide audit, newest first.
+pub(crate) async fn activities(State(world): State<Arc<World>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&world, &headers) {
+        return r;
+    }
+    http::json(StatusCode::OK, &world.vault().audit.json())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,12 +192,16 @@ mod tests {
     fn apply_validates_fields() {
         let mut f = Faults::default();
         let body = |v: Value| v.as_object().cloned().unwrap_or_default();
-        assert!(
+        assert_eq!(
             apply(
                 &mut f,
-                &body(json!({"latency_ms": 5, "kill_sessions": true}))
+                &body(json!({"latency_ms": 5, "kill_sessions": true, "switch_node": true}))
             )
-            .unwrap()
+            .unwrap(),
+            Actions {
+                kill_sessions: true,
+                switch_node: true
+            }
         );
         assert_eq!(f.latency, Duration::from_millis(5));
         assert!(apply(&mut f, &body(json!({"error_rate": 3}))).is_err());

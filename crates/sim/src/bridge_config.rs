@@ -63,6 +63,7 @@ pub(crate) fn build(seed: &Seed, info: &SimInfo, dir: &Path) -> Result<Config, S
         .iter()
         .filter(|u| !u.email.eq_ignore_ascii_case(&b.confluence_user))
         .map(|u| LocalUser {
+            confluence_account_id: Some(crate::wiki::account_id_for(&u.email)),
             email: u.email.clone(),
             groups: seed
                 .groups
@@ -127,6 +128,7 @@ pub(crate) fn build(seed: &Seed, info: &SimInfo, dir: &Path) -> Result<Config, S
         },
         runner: RunnerConfig::default(),
         safes,
+        policy: b.policy.clone(),
         grants: b.grants.clone(),
     })
 }

@@ -2,8 +2,16 @@
 //!
 //! Parameter names are matched ignoring case; `Query` overrides the single search parameters;
 //! `Folder` defaults to `Root`. The caller is authenticated by AppID plus the application's
-//! allowed machines and client-certificate requirements. "Not found" and "not permitted" give the
-//! same 404 APPAP004E body. Every successful retrieval is written to the account's activity log.
+//! allowed machines and client-certificate requirements; a disabled or expired application is
+//! 403 APPAP008E. Both the application and, when the seed names one, the Provider user must hold
+//! `listAccounts` and `retrieveAccounts`. "Not found" and "not permitted" give the same 404
+//! APPAP004E body. Every successful retrieval is written to the account's activity log with the
+//! request's `Reason`.
+//!
+//! Where the reference is silent the simulator chooses (see `SEED.md`): an account whose
+//! platform requires a reason is refused (400 ARKSIM400E) without a non-blank `Reason`; an
+//! exclusive account is checked out to the application that retrieves it, and refused (400
+//! ARKSIM400E) while a PVWA user or another application holds it, until a PVWA `CheckIn`.
 
 use std::sync::Arc;
 
@@ -15,9 +23,10 @@ use axum::routing::get;
 use secrecy::ExposeSecret;
 use serde_json::{Map, Value, json};
 
+use crate::activity::Activity;
+use crate::ccp_auth;
 use crate::http::{self, Params};
-use crate::perms::Permission;
-use crate::state::{self, Activity, Principal};
+use crate::state::{self, Holder};
 use crate::tls::{ConnInfo, PathFolder};
 use crate::world::World;
 
@@ -36,7 +45,8 @@ pub(crate) fn router(world: Arc<World>) -> Router {
         .with_state(world)
 }
 
-fn error(status: StatusCode, code: &str, msg: impl Into<String>) -> Response {
+/// A CCP error body: `{"ErrorCode","ErrorMsg"}`.
+pub(crate) fn error(status: StatusCode, code: &str, msg: impl Into<String>) -> Response {
     http::json(status, &json!({"ErrorCode": code, "ErrorMsg": msg.into()}))
 }
 
@@ -184,72 +194,16 @@ async fn get_password(
              Credential Provider's connection to the Vault.",
         );
     }
-    let Some(app) = vault.app(&app_id) else {
-        tracing::debug!(app_id, "CCP: unknown application");
-        return error(
-            StatusCode::FORBIDDEN,
-            "APPAP008E",
-            format!(
-                "Problem occurred while trying to use user in the Vault (Diagnostic Info: 13). \
-                 ITATS982E User {app_id} is not defined."
-            ),
-        );
+    let app_name = match ccp_auth::authenticate(&vault, &app_id, &conn) {
+        Ok(name) => name,
+        Err(resp) => return resp,
     };
-    if app.disabled {
-        tracing::debug!(app_id, "CCP: application disabled");
-        return error(
-            StatusCode::FORBIDDEN,
-            "APPAP008E",
-            format!(
-                "Problem occurred while trying to use user in the Vault (Diagnostic Info: 13). \
-                 ITATS002E User {app_id} is suspended."
-            ),
-        );
-    }
-    let auth_failure = if !app.machine_allowed(conn.peer.ip()) {
-        Some("client address is not an allowed machine")
-    } else if app.cert_subject_cn.is_some() || app.cert_serial.is_some() {
-        match &conn.client_cert {
-            None => Some("no client certificate"),
-            Some(cert) => {
-                let cn_ok = app.cert_subject_cn.as_ref().is_none_or(|want| {
-                    cert.subject_cn
-                        .as_deref()
-                        .is_some_and(|cn| cn.eq_ignore_ascii_case(want))
-                });
-                let serial_ok = app.cert_serial.as_ref().is_none_or(|want| {
-                    let want: String = want.chars().filter(char::is_ascii_hexdigit).collect();
-                    want.trim_start_matches('0')
-                        .eq_ignore_ascii_case(cert.serial.trim_start_matches('0'))
-                });
-                (!(cn_ok && serial_ok)).then_some("client certificate does not match")
-            }
-        }
-    } else {
-        None
-    };
-    let app_name = app.name.clone();
-    if let Some(why) = auth_failure {
-        tracing::debug!(app_id, peer = %conn.peer, why, "CCP: authentication check failed");
-        return error(
-            StatusCode::FORBIDDEN,
-            "APPAP306E",
-            format!(
-                "Failed to verify application authentication data for application [{app_name}]. \
-                 Please check the application's authentication methods."
-            ),
-        );
-    }
 
     let matches: Vec<usize> = vault
         .accounts
         .iter()
         .enumerate()
-        .filter(|(_, a)| {
-            let who = Principal::App(&app_name);
-            vault.has(&a.safe, who, Permission::ListAccounts)
-                && vault.has(&a.safe, who, Permission::RetrieveAccounts)
-        })
+        .filter(|(_, a)| ccp_auth::may_retrieve(&vault, &a.safe, &app_name))
         .filter(|(_, a)| {
             criteria.pairs.iter().all(|(k, v)| {
                 account_value(a, k).is_some_and(|have| have.eq_ignore_ascii_case(v.trim()))
@@ -284,7 +238,7 @@ async fn get_password(
             );
         }
     };
-    let account = &mut vault.accounts[idx];
+    let account = &vault.accounts[idx];
     if account.cpm.in_process && fail_on_change {
         return error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -295,16 +249,38 @@ async fn get_password(
             ),
         );
     }
-    account.log(Activity {
-        date: state::now_epoch(),
-        user: app_name.clone(),
-        action: ACTION_RETRIEVE.0,
-        action_id: ACTION_RETRIEVE.1,
-        client_id: "AIMWebService",
-        alert: false,
-        more_info: format!("Application {app_name} from {}", conn.peer.ip()),
-        reason: reason.clone(),
-    });
+    if account.require_reason && reason.trim().is_empty() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "ARKSIM400E",
+            format!(
+                "Password [Safe={};Folder=Root;Object={}] requires a reason: pass the Reason \
+                 parameter.",
+                account.safe, account.name
+            ),
+        );
+    }
+    if account.exclusive {
+        match &account.locked_by {
+            Some(holder) if !holder.is_app(&app_name) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "ARKSIM400E",
+                    format!(
+                        "Password [Safe={};Folder=Root;Object={}] is locked by another user.",
+                        account.safe, account.name
+                    ),
+                );
+            }
+            Some(_) => {}
+            None => vault.accounts[idx].locked_by = Some(Holder::App(app_name.clone())),
+        }
+    }
+    let mut activity = Activity::now(&app_name, ACTION_RETRIEVE, "AIMWebService");
+    activity.more_info = format!("Application {app_name} from {}", conn.peer.ip());
+    activity.reason = reason.clone();
+    vault.log(idx, activity);
+    let account = &vault.accounts[idx];
     tracing::debug!(
         app_id = app_name,
         safe = account.safe,
@@ -336,7 +312,12 @@ async fn get_password(
         },
     );
     if !account.automatic_management {
-        put("CPMDisabled", "No Reason");
+        let why = if account.manual_reason.is_empty() {
+            "No Reason"
+        } else {
+            &account.manual_reason
+        };
+        put("CPMDisabled", why);
     }
     if let Some(status) = account.cpm.status {
         put("CPMStatus", status);

@@ -1,373 +1,261 @@
-//! Confluence Cloud REST v2 (`/wiki/api/v2/...`): authentication, error envelope, JSON shapes,
-//! cursor paging and the space endpoints. Pages and footer comments are in
-//! [`crate::confluence_pages`].
+//! The simulated Confluence: one HTTPS server that is at once a Cloud site, the Atlassian API
+//! gateway in front of it, and a Data Center instance, all over the same content.
 //!
-//! Callers authenticate with HTTP basic `email:api_token`; ids are numeric strings; single items
-//! carry `_links.base`; lists page with an opaque cursor, a `Link` header and `_links.next`
-//! (relative, with the `/wiki` prefix).
+//! | door | prefix | APIs |
+//! |---|---|---|
+//! | Cloud site | `/wiki` | REST v2 `/wiki/api/v2`, REST v1 `/wiki/rest/api` |
+//! | API gateway | `/ex/confluence/{cloudId}/wiki` | the same, with scoped tokens, OAuth and the 410s |
+//! | Data Center | `/confluence` (context path) | `/confluence/rest/api` |
+//!
+//! `/_edge/tenant_info` gives the cloud id. Every request goes through [`front`] before routing:
+//! it strips the gateway prefix, applies the Confluence faults, authenticates the caller for its
+//! door and, at the gateway, checks the token's scopes and answers removed v1 paths with 410.
+//! Handlers then read the [`Caller`] extension.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, Uri};
+use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use base64::Engine;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
+use crate::confluence_auth::{self as auth, Caller, Host};
+use crate::confluence_comment_writes as comment_writes;
 use crate::confluence_comments as comments;
+use crate::confluence_dc as dc;
+use crate::confluence_dc_spaces as dc_spaces;
+use crate::confluence_faults;
+use crate::confluence_http::{Api, DC_CONTEXT, error, v1_error};
+use crate::confluence_page_parts as parts;
 use crate::confluence_pages as pages;
-use crate::http::{self, Params};
-use crate::wiki::{Space, Version};
+use crate::confluence_properties as props;
+use crate::confluence_scopes as scopes;
+use crate::confluence_spaces as spaces;
+use crate::confluence_v1 as v1;
+use crate::confluence_v1_content as v1c;
+use crate::confluence_v1_users as users;
+use crate::http;
 use crate::world::World;
 
-pub(crate) const API: &str = "/wiki/api/v2";
-const DEFAULT_LIMIT: usize = 25;
-const MAX_LIMIT: usize = 250;
-
-pub(crate) fn router(world: Arc<World>) -> Router {
+fn v2_routes() -> Router<Arc<World>> {
     Router::new()
-        .route("/wiki/api/v2/pages", get(pages::list))
+        .route("/wiki/api/v2/pages", get(pages::list).post(pages::create))
         .route(
             "/wiki/api/v2/pages/{id}",
-            get(pages::get_one).put(pages::update),
+            get(pages::get_one).put(pages::update).delete(pages::delete),
+        )
+        .route("/wiki/api/v2/pages/{id}/versions", get(parts::versions))
+        .route(
+            "/wiki/api/v2/pages/{id}/versions/{n}",
+            get(parts::version_details),
+        )
+        .route("/wiki/api/v2/pages/{id}/labels", get(parts::labels))
+        .route("/wiki/api/v2/pages/{id}/children", get(parts::children))
+        .route("/wiki/api/v2/pages/{id}/ancestors", get(parts::ancestors))
+        .route(
+            "/wiki/api/v2/pages/{id}/attachments",
+            get(parts::attachments),
         )
         .route(
             "/wiki/api/v2/pages/{id}/footer-comments",
-            get(comments::list_comments),
+            get(comments::list_for_page),
+        )
+        .route(
+            "/wiki/api/v2/pages/{id}/properties",
+            get(props::list).post(props::create),
+        )
+        .route(
+            "/wiki/api/v2/pages/{id}/properties/{pid}",
+            get(props::get_one).put(props::update).delete(props::delete),
+        )
+        .route("/wiki/api/v2/spaces", get(spaces::list))
+        .route("/wiki/api/v2/spaces/{id}", get(spaces::get_one))
+        .route("/wiki/api/v2/spaces/{id}/pages", get(spaces::pages))
+        .route(
+            "/wiki/api/v2/spaces/{id}/permissions",
+            get(spaces::permissions),
         )
         .route(
             "/wiki/api/v2/footer-comments",
-            post(comments::create_comment),
+            get(comments::list_all).post(comment_writes::create),
         )
         .route(
             "/wiki/api/v2/footer-comments/{id}",
-            get(comments::get_comment),
+            get(comments::get_one)
+                .put(comment_writes::update)
+                .delete(comment_writes::delete),
         )
-        .route("/wiki/api/v2/spaces", get(list_spaces))
-        .route("/wiki/api/v2/spaces/{id}", get(get_space))
-        .route("/wiki/api/v2/users-bulk", post(users_bulk))
-        .fallback(|| async { error(StatusCode::NOT_FOUND, "NOT_FOUND", "Not Found") })
-        .with_state(world)
+        .route(
+            "/wiki/api/v2/footer-comments/{id}/children",
+            get(comments::children),
+        )
+        .route("/wiki/api/v2/users-bulk", post(spaces::users_bulk))
+        .route("/wiki/api/v2/labels", get(spaces::labels))
+        .route("/wiki/api/v2/labels/{id}/pages", get(spaces::label_pages))
 }
 
-/// The v2 error envelope.
-pub(crate) fn error(status: StatusCode, code: &str, title: impl Into<String>) -> Response {
-    http::json(
-        status,
-        &json!({"errors": [{"status": status.as_u16(), "code": code, "title": title.into(), "detail": null}]}),
-    )
+fn v1_routes() -> Router<Arc<World>> {
+    Router::new()
+        .route("/wiki/rest/api/search", get(v1::search))
+        .route("/wiki/rest/api/content/search", get(v1::content_search))
+        .route("/wiki/rest/api/content", get(dc::list).post(dc::create))
+        .route(
+            "/wiki/rest/api/content/{id}",
+            get(dc::get_one).put(dc::update).delete(dc::delete),
+        )
+        .route(
+            "/wiki/rest/api/content/{id}/child/comment",
+            get(dc::child_comments),
+        )
+        .route("/wiki/rest/api/user", get(users::user))
+        .route("/wiki/rest/api/user/current", get(users::current))
+        .route("/wiki/rest/api/user/memberof", get(users::member_of))
+        .route("/wiki/rest/api/group", get(users::groups))
+        .route("/wiki/rest/api/group/by-id", get(users::group_by_id))
+        .route(
+            "/wiki/rest/api/group/{gid}/membersByGroupId",
+            get(users::members_by_group_id),
+        )
+        .merge(v1c::routes("/wiki/rest/api"))
 }
 
-pub(crate) fn bad_request(title: impl Into<String>) -> Response {
-    error(StatusCode::BAD_REQUEST, "INVALID_REQUEST_PARAMETER", title)
+fn dc_routes() -> Router<Arc<World>> {
+    let p = |s: &str| format!("{DC_CONTEXT}/rest/api{s}");
+    Router::new()
+        .route(&p("/content"), get(dc::list).post(dc::create))
+        .route(
+            &p("/content/{id}"),
+            get(dc::get_one).put(dc::update).delete(dc::delete),
+        )
+        .route(&p("/content/search"), get(v1::content_search))
+        .route(&p("/content/scan"), get(dc_spaces::scan))
+        .route(&p("/content/{id}/child/page"), get(dc::child_pages))
+        .route(&p("/content/{id}/child/comment"), get(dc::child_comments))
+        .route(&p("/search"), get(v1::search))
+        .route(&p("/space"), get(dc_spaces::spaces))
+        .route(&p("/space/{key}"), get(dc_spaces::space))
+        .route(
+            &p("/space/{key}/permissions"),
+            get(dc_spaces::space_permissions),
+        )
+        .route(&p("/user"), get(users::user))
+        .route(&p("/user/current"), get(users::current))
+        .route(&p("/user/memberof"), get(users::member_of))
+        .route(&p("/group"), get(users::groups))
+        .route(&p("/group/{name}/member"), get(users::dc_group_members))
+        .merge(v1c::routes(&p("")))
 }
 
-pub(crate) fn not_found() -> Response {
-    error(
-        StatusCode::NOT_FOUND,
-        "NOT_FOUND",
-        "Cannot find content with the given id, or you do not have permission to view it.",
-    )
+pub(crate) fn router(world: Arc<World>) -> Router {
+    let inner = Router::new()
+        .merge(v2_routes())
+        .merge(v1_routes())
+        .merge(dc_routes())
+        .route("/_edge/tenant_info", get(tenant_info))
+        .fallback(not_found_fallback)
+        .with_state(world.clone());
+    let front = middleware::from_fn_with_state(world, front);
+    Router::new().fallback_service(tower::Layer::layer(&front, inner))
 }
 
-/// The account id of the basic-auth caller.
-pub(crate) fn caller(world: &World, headers: &HeaderMap) -> Result<String, Response> {
-    let unauthorized = || error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Unauthorized");
-    let raw = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(unauthorized)?;
-    let encoded = match raw.trim().split_once(' ') {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("Basic") => rest.trim(),
-        _ => return Err(unauthorized()),
-    };
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .map(zeroize::Zeroizing::new)
-        .ok_or_else(unauthorized)?;
-    let (email, token) = decoded.split_once(':').ok_or_else(unauthorized)?;
-    world
-        .wiki()
-        .authenticate(email, token)
-        .ok_or_else(unauthorized)
+async fn tenant_info(State(world): State<Arc<World>>) -> Response {
+    let id = world.wiki().cloud_id.clone();
+    http::json(StatusCode::OK, &json!({ "cloudId": id }))
 }
 
-/// Parses a numeric id from a path.
-pub(crate) fn parse_id(id: &str) -> Result<u64, Response> {
-    id.parse::<u64>()
-        .map_err(|_| bad_request(format!("The id [{id}] is not a valid content id.")))
+async fn not_found_fallback(uri: Uri) -> Response {
+    if uri.path().starts_with("/wiki/api/v2") {
+        error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "No API endpoint at this path.",
+        )
+    } else {
+        v1_error(
+            StatusCode::NOT_FOUND,
+            "null for uri: ".to_string() + uri.path(),
+        )
+    }
 }
 
-pub(crate) fn version_json(v: &Version) -> Value {
-    json!({
-        "createdAt": v.created_at,
-        "message": v.message,
-        "number": v.number,
-        "minorEdit": v.minor_edit,
-        "authorId": v.author_id,
-    })
+fn api_of(path: &str, host: Host) -> Api {
+    if host == Host::Dc {
+        Api::Dc
+    } else if path.starts_with("/wiki/api/v2") {
+        Api::V2
+    } else {
+        Api::V1
+    }
 }
 
-pub(crate) fn storage_json(value: &str) -> Value {
-    json!({"storage": {"representation": "storage", "value": value}})
-}
-
-/// Confluence's tiny link: the id's little-endian bytes, base64url without padding.
-pub(crate) fn tiny_ui(id: u64) -> String {
-    let bytes = id.to_le_bytes();
-    let len = bytes.iter().rposition(|b| *b != 0).map_or(1, |p| p + 1);
-    format!(
-        "/x/{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes[..len])
-    )
-}
-
-pub(crate) fn title_slug(title: &str) -> String {
-    url::form_urlencoded::byte_serialize(title.as_bytes()).collect()
-}
-
-/// The site base with `/wiki`, as `_links.base` carries it.
-pub(crate) fn base(world: &World) -> String {
-    format!("{}/wiki", world.confluence_base)
-}
-
-/// Which slice of a list a request asks for.
-pub(crate) struct Paging {
-    pub(crate) offset: usize,
-    pub(crate) limit: usize,
-}
-
-/// Reads `limit` (1–250, default 25) and the opaque `cursor`.
-pub(crate) fn paging(params: &Params) -> Result<Paging, Response> {
-    let limit = match params.get("limit") {
-        None => DEFAULT_LIMIT,
-        Some(l) => match l.trim().parse::<usize>() {
-            Ok(n) if n >= 1 => n.min(MAX_LIMIT),
-            _ => return Err(bad_request("limit must be a number between 1 and 250")),
-        },
-    };
-    let offset = match params.get("cursor") {
-        None => 0,
-        Some(c) => decode_cursor(c).ok_or_else(|| bad_request("The cursor is invalid."))?,
-    };
-    Ok(Paging { offset, limit })
-}
-
-fn encode_cursor(offset: usize) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("arkbridge-sim:o={offset}"))
-}
-
-fn decode_cursor(c: &str) -> Option<usize> {
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(c.trim())
-        .ok()?;
-    String::from_utf8(raw)
-        .ok()?
-        .strip_prefix("arkbridge-sim:o=")?
-        .parse()
-        .ok()
-}
-
-/// Builds a list response: `{results, _links:{next?, base}}` and, when there is a next page, a
-/// `Link` header. `path` is the API path (with `/wiki`); `query` the request's raw query.
-pub(crate) fn list_response(
-    world: &World,
-    path: &str,
-    query: Option<&str>,
-    items: Vec<Value>,
-    paging: &Paging,
-) -> Response {
-    let total = items.len();
-    let results: Vec<Value> = items
-        .into_iter()
-        .skip(paging.offset)
-        .take(paging.limit)
-        .collect();
-    let base = base(world);
-    let mut links = Map::new();
-    let next = (paging.offset + paging.limit < total).then(|| {
-        let mut ser = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-            if !k.eq_ignore_ascii_case("cursor") && !k.eq_ignore_ascii_case("limit") {
-                ser.append_pair(&k, &v);
+/// Routes a request to its door, applies faults and authentication (see the module docs).
+async fn front(State(world): State<Arc<World>>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    if path == "/_edge/tenant_info" {
+        return next.run(req).await;
+    }
+    let host = if let Some(rest) = path.strip_prefix("/ex/confluence/") {
+        let (cloud_id, below) = rest.split_once('/').unwrap_or((rest, ""));
+        let below = format!("/{below}");
+        if cloud_id != world.wiki().cloud_id || !below.starts_with("/wiki/") {
+            return http::json(
+                StatusCode::NOT_FOUND,
+                &json!({"code": 404, "message": "Not Found"}),
+            );
+        }
+        let pq = match req.uri().query() {
+            Some(q) => format!("{below}?{q}"),
+            None => below,
+        };
+        match pq.parse::<Uri>() {
+            Ok(uri) => *req.uri_mut() = uri,
+            Err(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_REQUEST_PARAMETER",
+                    "Bad path",
+                );
             }
         }
-        ser.append_pair("limit", &paging.limit.to_string());
-        ser.append_pair("cursor", &encode_cursor(paging.offset + paging.limit));
-        format!("{path}?{}", ser.finish())
-    });
-    if let Some(n) = &next {
-        links.insert("next".into(), Value::String(n.clone()));
+        Host::Gateway
+    } else if path.starts_with("/wiki/") {
+        Host::Site
+    } else if path.starts_with(&format!("{DC_CONTEXT}/")) {
+        Host::Dc
+    } else {
+        return not_found_fallback(req.uri().clone()).await;
+    };
+    let below_wiki = req
+        .uri()
+        .path()
+        .strip_prefix("/wiki")
+        .unwrap_or("")
+        .to_string();
+    let api = api_of(req.uri().path(), host);
+    let verdict = confluence_faults::gate(&world, api).await;
+    if let Some(r) = verdict.refuse {
+        return r;
     }
-    links.insert("base".into(), Value::String(base.clone()));
-    let mut resp = http::json(
-        StatusCode::OK,
-        &json!({"results": results, "_links": Value::Object(links)}),
-    );
-    if let Some(n) = next
-        && let Ok(v) =
-            HeaderValue::from_str(&format!("<{n}>; rel=\"next\", <{base}>; rel=\"base\""))
-    {
-        resp.headers_mut().insert(header::LINK, v);
+    let who = auth::authenticate(&world.wiki(), host, req.headers());
+    let Some((account_id, granted)) = who else {
+        return auth::unauthorized(host, api);
+    };
+    if host == Host::Gateway {
+        match scopes::required_scopes(req.method(), &below_wiki) {
+            None if api == Api::V1 => return auth::gone(),
+            Some(needed) if !scopes::scopes_allow(granted.as_deref(), needed) => {
+                return auth::scope_mismatch();
+            }
+            _ => {}
+        }
+    }
+    req.extensions_mut().insert(Caller { account_id, host });
+    let mut resp = next.run(req).await;
+    for (k, v) in verdict.headers {
+        resp.headers_mut().insert(k, v);
     }
     resp
-}
-
-fn space_json(world: &World, s: &Space, params: &Params, single: bool) -> Value {
-    let mut v = json!({
-        "id": s.id.to_string(),
-        "key": s.key,
-        "name": s.name,
-        "type": "global",
-        "status": "current",
-        "authorId": s.author_id,
-        "createdAt": s.created_at,
-        "homepageId": null,
-        "icon": null,
-        "_links": {"webui": format!("/spaces/{}", s.key)},
-    });
-    if let Some(fmt) = params.get("description-format")
-        && let Some(obj) = v.as_object_mut()
-    {
-        let rep = if fmt.eq_ignore_ascii_case("view") {
-            "view"
-        } else {
-            "plain"
-        };
-        obj.insert(
-            "description".into(),
-            json!({ rep: {"value": s.description, "representation": rep} }),
-        );
-    }
-    if single && let Some(links) = v.get_mut("_links").and_then(Value::as_object_mut) {
-        links.insert("base".into(), Value::String(base(world)));
-    }
-    v
-}
-
-async fn list_spaces(
-    State(world): State<Arc<World>>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    if let Err(r) = caller(&world, &headers) {
-        return r;
-    }
-    let params = Params::parse(query.as_deref());
-    let paging = match paging(&params) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let keys = params.list("keys");
-    let ids = params.list("ids");
-    let items: Vec<Value> = {
-        let wiki = world.wiki();
-        let mut spaces: Vec<&Space> = wiki
-            .spaces
-            .iter()
-            .filter(|s| keys.is_empty() || keys.iter().any(|k| k == &s.key))
-            .filter(|s| ids.is_empty() || ids.iter().any(|i| i == &s.id.to_string()))
-            .collect();
-        spaces.sort_by_key(|s| s.id);
-        spaces
-            .into_iter()
-            .map(|s| space_json(&world, s, &params, false))
-            .collect()
-    };
-    list_response(
-        &world,
-        &format!("{API}/spaces"),
-        query.as_deref(),
-        items,
-        &paging,
-    )
-}
-
-async fn get_space(
-    State(world): State<Arc<World>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    if let Err(r) = caller(&world, &headers) {
-        return r;
-    }
-    let id = match parse_id(&id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    let params = Params::parse(query.as_deref());
-    let wiki = world.wiki();
-    match wiki.space(id) {
-        Some(s) => http::json(StatusCode::OK, &space_json(&world, s, &params, true)),
-        None => not_found(),
-    }
-}
-
-/// `POST /users-bulk` with `{"accountIds": [...]}`: the users among them that exist.
-async fn users_bulk(
-    State(world): State<Arc<World>>,
-    headers: HeaderMap,
-    raw: axum::body::Bytes,
-) -> Response {
-    if let Err(r) = caller(&world, &headers) {
-        return r;
-    }
-    let ids: Vec<String> = match serde_json::from_slice::<Value>(&raw)
-        .ok()
-        .and_then(|v| v.get("accountIds").and_then(Value::as_array).cloned())
-    {
-        Some(a) if !a.is_empty() && a.len() <= 250 => a
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect(),
-        _ => return bad_request("accountIds must hold between 1 and 250 account ids"),
-    };
-    let wiki = world.wiki();
-    let results: Vec<Value> = wiki
-        .users
-        .iter()
-        .filter(|u| ids.contains(&u.account_id))
-        .map(|u| {
-            json!({
-                "accountId": u.account_id,
-                "accountType": "atlassian",
-                "accountStatus": "active",
-                "email": u.email,
-                "displayName": u.display_name,
-                "publicName": u.display_name,
-                "timeZone": "Etc/UTC",
-                "isExternalCollaborator": false,
-                "personalSpaceId": null,
-                "profilePicture": {
-                    "path": "/wiki/aa-avatar/default.png",
-                    "width": 48,
-                    "height": 48,
-                    "isDefault": true
-                },
-            })
-        })
-        .collect();
-    http::json(StatusCode::OK, &json!({ "results": results }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_reject_garbage() {
-        assert_eq!(decode_cursor(&encode_cursor(75)), Some(75));
-        assert_eq!(decode_cursor("not-a-cursor"), None);
-    }
-
-    #[test]
-    fn tiny_links_look_like_confluence() {
-        assert_eq!(tiny_ui(1), "/x/AQ");
-        assert!(tiny_ui(294_913).starts_with("/x/"));
-    }
 }

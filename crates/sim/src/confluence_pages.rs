@@ -1,295 +1,383 @@
-//! Confluence Cloud v2 pages: list/get/update pages (with version history and the 409 on a stale
-//! version). Footer comments are in [`crate::confluence_comments`].
+//! Confluence Cloud v2 pages: list, get (a historic version with `?version=`), create, update
+//! (version + 1, else 409 CONFLICT with Confluence's message; the edit-race fault makes someone
+//! else's edit land first), and delete (trash, then purge). Reads the caller may not see are 404;
+//! writes the caller may not make are 403. Storage bodies Confluence could not parse are 400
+//! "Error parsing xhtml", requests over 5 MB are 413.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Extension, Path, RawQuery, State};
+use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::confluence::{
-    API, bad_request, base, caller, error, list_response, not_found, paging, parse_id,
-    storage_json, tiny_ui, title_slug, version_json,
+use crate::confluence_auth::Caller;
+use crate::confluence_faults;
+use crate::confluence_http::{
+    V2, bad_request, error, flag, list_page, not_found, paging, parse_id, slice,
 };
-use crate::http::{self, LooseBody, Params};
-use crate::wiki::{self, Page, Version, Wiki, storage_error};
+use crate::confluence_json::{body_format, page_includes, page_json};
+use crate::confluence_write::{self as write, PageEdit};
+use crate::http::{self, Params};
+use crate::wiki::{Page, PageStatus, Wiki};
+use crate::wiki_access::Op;
 use crate::world::World;
 
-/// What `body-format` asked for: `Ok(true)` for storage, `Ok(false)` for none.
-pub(crate) fn body_format(params: &Params) -> Result<bool, Response> {
-    match params.get("body-format") {
-        None => Ok(false),
-        Some(f) if f.eq_ignore_ascii_case("storage") => Ok(true),
-        Some(f) => Err(bad_request(format!(
-            "body-format [{f}] is not served by arkbridge sim; use body-format=storage"
-        ))),
+/// The largest request body Confluence accepts (413 above).
+pub(crate) const MAX_BODY: usize = 5 * 1024 * 1024;
+
+/// Sorts pages by a v2 `PageSortOrder` (`id` when absent).
+pub(crate) fn sort_pages(pages: &mut [&Page], sort: Option<&str>) -> Result<(), Response> {
+    let modified = |p: &Page| p.current().created_at.clone();
+    match sort.unwrap_or("id") {
+        "id" => pages.sort_by_key(|p| p.id),
+        "-id" => pages.sort_by_key(|p| std::cmp::Reverse(p.id)),
+        "created-date" => pages.sort_by(|a, b| (&a.created_at, a.id).cmp(&(&b.created_at, b.id))),
+        "-created-date" => pages.sort_by(|a, b| (&b.created_at, b.id).cmp(&(&a.created_at, a.id))),
+        "modified-date" => pages.sort_by_key(|p| (modified(p), p.id)),
+        "-modified-date" => pages.sort_by_key(|p| std::cmp::Reverse((modified(p), p.id))),
+        "title" => pages.sort_by(|a, b| a.current().title.cmp(&b.current().title)),
+        "-title" => pages.sort_by(|a, b| b.current().title.cmp(&a.current().title)),
+        other => {
+            return Err(bad_request(format!(
+                "Provided value {{{other}}} for 'sort' is not the correct type. Expected one of \
+                 id, -id, created-date, -created-date, modified-date, -modified-date, title, -title"
+            )));
+        }
     }
+    Ok(())
 }
 
-fn page_json(
+/// The statuses a list asks for (`current` and `archived` by default).
+pub(crate) fn statuses(
+    params: &Params,
+    allowed: &[&str],
+    default: &[&str],
+) -> Result<Vec<String>, Response> {
+    let list = params.list("status");
+    if list.is_empty() {
+        return Ok(default.iter().map(|s| s.to_string()).collect());
+    }
+    for s in &list {
+        if !allowed.contains(&s.as_str()) {
+            return Err(bad_request(format!(
+                "Provided value {{{s}}} for 'status' is not one of {}",
+                allowed.join(", ")
+            )));
+        }
+    }
+    Ok(list)
+}
+
+/// The pages `caller` may see that pass `keep`, with the v2 list filters (`status`, `title`,
+/// `sort`) applied.
+pub(crate) fn select<'a>(
+    wiki: &'a Wiki,
+    caller: &str,
+    params: &Params,
+    keep: impl Fn(&Page) -> bool,
+) -> Result<Vec<&'a Page>, Response> {
+    let wanted = statuses(
+        params,
+        &["current", "archived", "deleted", "trashed"],
+        &["current", "archived"],
+    )?;
+    let title = params.get("title");
+    let mut found: Vec<&Page> = wiki
+        .pages
+        .iter()
+        .filter(|p| wanted.iter().any(|s| s == p.status.as_str()))
+        .filter(|p| title.is_none_or(|t| p.current().title == t))
+        .filter(|p| keep(p))
+        .filter(|p| wiki.can_read(caller, p))
+        .collect();
+    sort_pages(&mut found, params.get("sort"))?;
+    Ok(found)
+}
+
+/// One page of a page list as a v2 list response (JSON is built for that page only).
+pub(crate) fn page_list(
     world: &World,
     wiki: &Wiki,
-    page: &Page,
-    v: &Version,
-    body: bool,
-    single: bool,
-) -> Value {
-    let key = wiki
-        .space(page.space_id)
-        .map(|s| s.key.as_str())
-        .unwrap_or("");
-    let current = v.number == page.current().number;
-    let mut links = json!({
-        "webui": format!("/spaces/{key}/pages/{}/{}", page.id, title_slug(&v.title)),
-        "editui": format!("/pages/resumedraft.action?draftId={}", page.id),
-        "tinyui": tiny_ui(page.id),
-    });
-    if single && let Some(l) = links.as_object_mut() {
-        l.insert("base".into(), Value::String(base(world)));
+    pages: Vec<&Page>,
+    params: &Params,
+    path: &str,
+    query: Option<&str>,
+) -> Result<Response, Response> {
+    let paging = paging(params)?;
+    let body = body_format(params, false)?;
+    let (cut, total) = slice(pages, &paging);
+    let items = cut
+        .into_iter()
+        .map(|p| page_json(world, wiki, p, p.current(), body, false))
+        .collect();
+    Ok(list_page(world, path, query, items, total, &paging))
+}
+
+/// Parses an int64 list parameter (`id`, `space-id`).
+pub(crate) fn id_list(params: &Params, name: &str, max: usize) -> Result<Vec<u64>, Response> {
+    let raw = params.list(name);
+    if raw.len() > max {
+        return Err(bad_request(format!("{name} takes at most {max} values")));
     }
-    json!({
-        "id": page.id.to_string(),
-        "status": if current { "current" } else { "historical" },
-        "title": v.title,
-        "spaceId": page.space_id.to_string(),
-        "parentId": null,
-        "parentType": null,
-        "position": null,
-        "authorId": page.author_id,
-        "ownerId": page.author_id,
-        "lastOwnerId": null,
-        "createdAt": page.created_at,
-        "version": version_json(v),
-        "body": if body { storage_json(&v.body) } else { json!({}) },
-        "_links": links,
-    })
+    raw.iter()
+        .map(|v| {
+            v.parse::<i64>()
+                .map(|n| u64::try_from(n).unwrap_or(u64::MAX))
+                .map_err(|_| bad_request(format!("{name} [{v}] is not a number")))
+        })
+        .collect()
 }
 
 pub(crate) async fn list(
     State(world): State<Arc<World>>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Err(r) = caller(&world, &headers) {
-        return r;
-    }
     let params = Params::parse(query.as_deref());
-    let (paging, body) = match (paging(&params), body_format(&params)) {
-        (Ok(p), Ok(b)) => (p, b),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
-    let space_ids = params.list("space-id");
-    let ids = params.list("id");
-    let title = params.get("title");
-    let sort = params.get("sort").unwrap_or("id").to_string();
-    let items: Vec<Value> = {
+    let result = (|| {
+        paging(&params)?;
+        body_format(&params, false)?;
+        let space_ids = id_list(&params, "space-id", 100)?;
+        let ids = id_list(&params, "id", 250)?;
         let wiki = world.wiki();
-        let mut found: Vec<&Page> = wiki
-            .pages
-            .iter()
-            .filter(|p| space_ids.is_empty() || space_ids.contains(&p.space_id.to_string()))
-            .filter(|p| ids.is_empty() || ids.contains(&p.id.to_string()))
-            .filter(|p| title.is_none_or(|t| p.current().title == t))
-            .collect();
-        match sort.as_str() {
-            "-id" => found.sort_by_key(|p| std::cmp::Reverse(p.id)),
-            "title" => found.sort_by(|a, b| a.current().title.cmp(&b.current().title)),
-            "-title" => found.sort_by(|a, b| b.current().title.cmp(&a.current().title)),
-            "modified-date" => {
-                found.sort_by(|a, b| a.current().created_at.cmp(&b.current().created_at))
-            }
-            "-modified-date" => {
-                found.sort_by(|a, b| b.current().created_at.cmp(&a.current().created_at))
-            }
-            _ => found.sort_by_key(|p| p.id),
-        }
-        found
-            .into_iter()
-            .map(|p| page_json(&world, &wiki, p, p.current(), body, false))
-            .collect()
-    };
-    list_response(
-        &world,
-        &format!("{API}/pages"),
-        query.as_deref(),
-        items,
-        &paging,
-    )
+        let pages = select(&wiki, &caller.account_id, &params, |p| {
+            (space_ids.is_empty() || space_ids.contains(&p.space_id))
+                && (ids.is_empty() || ids.contains(&p.id))
+        })?;
+        page_list(
+            &world,
+            &wiki,
+            pages,
+            &params,
+            &format!("{V2}/pages"),
+            query.as_deref(),
+        )
+    })();
+    result.unwrap_or_else(|r| r)
 }
 
 pub(crate) async fn get_one(
     State(world): State<Arc<World>>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Err(r) = caller(&world, &headers) {
-        return r;
-    }
     let params = Params::parse(query.as_deref());
-    let (id, body) = match (parse_id(&id), body_format(&params)) {
-        (Ok(i), Ok(b)) => (i, b),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
+    match get_inner(&world, &caller, &id, &params) {
+        Ok(v) => http::json(StatusCode::OK, &v),
+        Err(r) => r,
+    }
+}
+
+fn get_inner(world: &World, caller: &Caller, id: &str, params: &Params) -> Result<Value, Response> {
+    let id = parse_id(id)?;
+    let body = body_format(params, true)?;
     let wanted = match params.get("version") {
         None => None,
-        Some(v) => match v.trim().parse::<u32>() {
-            Ok(n) => Some(n),
-            Err(_) => return bad_request("version must be a number"),
-        },
+        Some(v) => Some(
+            v.trim()
+                .parse::<u32>()
+                .map_err(|_| bad_request("version must be a positive number"))?,
+        ),
     };
-    let include_version = params
-        .get("include-version")
-        .is_none_or(|v| !v.eq_ignore_ascii_case("false"));
+    let statuses = statuses(
+        params,
+        &[
+            "current",
+            "archived",
+            "trashed",
+            "deleted",
+            "historical",
+            "draft",
+        ],
+        &["current", "archived", "trashed", "historical"],
+    )?;
+    let get_draft = flag(params, "get-draft", false)?;
     let wiki = world.wiki();
-    let Some(page) = wiki.page(id) else {
-        return not_found();
-    };
+    let page = wiki
+        .page(id)
+        .filter(|p| wiki.can_read(&caller.account_id, p))
+        .ok_or_else(not_found)?;
+    if get_draft
+        || !statuses
+            .iter()
+            .any(|s| s == page.status.as_str() || (s == "historical" && wanted.is_some()))
+    {
+        return Err(not_found());
+    }
     let version = match wanted {
         None => page.current(),
-        Some(n) => match page.versions.iter().find(|v| v.number == n) {
-            Some(v) => v,
-            None => return not_found(),
-        },
+        Some(n) => page.version(n).ok_or_else(not_found)?,
     };
-    let mut out = page_json(&world, &wiki, page, version, body, true);
-    if !include_version && let Some(o) = out.as_object_mut() {
-        o.remove("version");
-    }
-    http::json(StatusCode::OK, &out)
+    let mut out = page_json(world, &wiki, page, version, body, true);
+    page_includes(&wiki, page, &caller.account_id, params, &mut out)?;
+    Ok(out)
 }
 
-/// Reads a storage body given flat (`{representation, value}`) or nested (`{storage: {...}}`).
-pub(crate) fn storage_body(body: &LooseBody) -> Result<String, Response> {
-    let b = body
-        .object("body")
-        .ok_or_else(|| bad_request("body is required"))?;
-    let (rep, value) = match b.object("storage") {
-        Some(nested) => (
-            nested
-                .str("representation")
-                .unwrap_or("storage")
-                .to_string(),
-            nested.str("value").map(str::to_string),
-        ),
-        None => {
-            if let Some(other) = ["atlas_doc_format", "wiki"]
-                .iter()
-                .find(|k| b.get(k).is_some())
-            {
-                return Err(bad_request(format!(
-                    "representation [{other}] is not accepted by arkbridge sim; use storage"
-                )));
-            }
-            (
-                b.str("representation").unwrap_or("").to_string(),
-                b.str("value").map(str::to_string),
-            )
+fn forbidden(what: &str) -> Response {
+    error(
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+        format!("You do not have permission to {what}."),
+    )
+}
+
+pub(crate) fn too_large() -> Response {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "REQUEST_ENTITY_TOO_LARGE",
+        "The request is larger than the 5 MB limit.",
+    )
+}
+
+fn json_body(raw: &Bytes) -> Result<Value, Response> {
+    if raw.len() > MAX_BODY {
+        return Err(too_large());
+    }
+    match serde_json::from_slice::<Value>(raw) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        _ => Err(bad_request("The request body is not a JSON object.")),
+    }
+}
+
+pub(crate) async fn create(
+    State(world): State<Arc<World>>,
+    Extension(caller): Extension<Caller>,
+    RawQuery(query): RawQuery,
+    raw: Bytes,
+) -> Response {
+    let params = Params::parse(query.as_deref());
+    let result = (|| {
+        let body = json_body(&raw)?;
+        let root_level = flag(&params, "root-level", false)?;
+        flag(&params, "embedded", false)?;
+        if flag(&params, "private", false)? {
+            return Err(bad_request(
+                "private pages are not supported by arkbridge sim",
+            ));
         }
-    };
-    if rep != "storage" {
-        return Err(bad_request(format!(
-            "representation [{rep}] is not accepted by arkbridge sim; use storage"
-        )));
-    }
-    let value = value.ok_or_else(|| bad_request("body.value is required"))?;
-    if let Some(msg) = storage_error(&value) {
-        return Err(bad_request(msg));
-    }
-    Ok(value)
-}
-
-pub(crate) fn id_field(body: &LooseBody, key: &str) -> Option<String> {
-    match body.get(key)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
+        let edit = PageEdit::from_json(&body, true)?;
+        let mut wiki = world.wiki();
+        let id = write::create_page(&mut wiki, &caller.account_id, edit, root_level)?;
+        let page = wiki.page(id).ok_or_else(not_found)?;
+        Ok(page_json(&world, &wiki, page, page.current(), true, true))
+    })();
+    match result {
+        Ok(v) => http::json(StatusCode::OK, &v),
+        Err(r) => r,
     }
 }
 
 pub(crate) async fn update(
     State(world): State<Arc<World>>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     raw: Bytes,
 ) -> Response {
-    let author = match caller(&world, &headers) {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let id = match parse_id(&id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    let Some(body) = LooseBody::parse(&raw) else {
-        return bad_request("The request body is not a JSON object.");
-    };
-    if id_field(&body, "id").as_deref() != Some(id.to_string().as_str()) {
-        return bad_request("id in the body must match the page id in the path");
-    }
-    match body.str("status") {
-        Some("current") => {}
-        Some(other) => {
-            return bad_request(format!(
-                "status [{other}] is not supported by arkbridge sim"
+    let result = (|| {
+        let id = parse_id(&id)?;
+        let body = json_body(&raw)?;
+        let given = match body.get("id") {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => return Err(bad_request("id is required")),
+        };
+        if given != id.to_string() {
+            return Err(bad_request(
+                "id in the body must match the page id in the path",
             ));
         }
-        None => return bad_request("status is required"),
+        let edit = PageEdit::from_json(&body, false)?;
+        let race = confluence_faults::edit_race(&world);
+        let mut wiki = world.wiki();
+        let page = wiki
+            .page(id)
+            .filter(|p| wiki.can_read(&caller.account_id, p))
+            .ok_or_else(not_found)?;
+        if !wiki.can(&caller.account_id, page, Op::Update) {
+            return Err(forbidden("edit this page"));
+        }
+        if race {
+            write::concurrent_edit(&mut wiki, id, &caller.account_id);
+        }
+        write::update_page(&mut wiki, id, &caller.account_id, edit).map_err(|e| e.v2())?;
+        let page = wiki.page(id).ok_or_else(not_found)?;
+        Ok(page_json(&world, &wiki, page, page.current(), true, true))
+    })();
+    match result {
+        Ok(v) => http::json(StatusCode::OK, &v),
+        Err(r) => r,
     }
-    let title = match body.str("title").map(str::trim) {
-        Some(t) if !t.is_empty() => t.to_string(),
-        _ => return bad_request("title is required"),
-    };
-    let value = match storage_body(&body) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let Some(version) = body.object("version") else {
-        return bad_request("version is required");
-    };
-    let Some(number) = version.get("number").and_then(Value::as_u64) else {
-        return bad_request("version.number is required");
-    };
-    let message = version.str("message").unwrap_or("").to_string();
-    let minor = version.bool("minorEdit").unwrap_or(false);
-    let mut wiki = world.wiki();
-    let Some(idx) = wiki.pages.iter().position(|p| p.id == id) else {
-        return not_found();
-    };
-    let current = wiki.pages[idx].current().number;
-    if number != u64::from(current) + 1 {
-        return error(
-            StatusCode::CONFLICT,
-            "CONFLICT",
-            format!(
-                "Version must be incremented when updating a page. Current Version: [{current}]. \
-                 Provided version: [{number}]"
-            ),
-        );
+}
+
+pub(crate) async fn delete(
+    State(world): State<Arc<World>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = Params::parse(query.as_deref());
+    let result = (|| {
+        let id = parse_id(&id)?;
+        let purge = flag(&params, "purge", false)?;
+        let draft = flag(&params, "draft", false)?;
+        let mut wiki = world.wiki();
+        let page = wiki
+            .page(id)
+            .filter(|p| wiki.can_read(&caller.account_id, p))
+            .ok_or_else(not_found)?;
+        if draft {
+            // The simulator keeps no drafts, so there is none to delete.
+            return Err(not_found());
+        }
+        if !wiki.can(&caller.account_id, page, Op::Delete) {
+            return Err(forbidden("delete this page"));
+        }
+        match (page.status, purge) {
+            (PageStatus::Current, false) => write::trash_page(&mut wiki, id),
+            (PageStatus::Trashed, true) => write::purge_page(&mut wiki, id),
+            (PageStatus::Current, true) => {
+                return Err(bad_request(
+                    "A page must be in the trash before it can be purged.",
+                ));
+            }
+            (PageStatus::Trashed, false) => return Err(not_found()),
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => http::empty(StatusCode::NO_CONTENT),
+        Err(r) => r,
     }
-    let space_id = wiki.pages[idx].space_id;
-    if wiki
-        .pages
-        .iter()
-        .any(|p| p.id != id && p.space_id == space_id && p.current().title == title)
-    {
-        return bad_request(
-            "A page with this title already exists: A page already exists with the same TITLE in this space",
-        );
+}
+
+/// `{"status":409,...}` for a stale version, shared with the comment and property writes.
+pub(crate) fn conflict(current: u32, given: u64, what: &str) -> Response {
+    error(
+        StatusCode::CONFLICT,
+        "CONFLICT",
+        format!(
+            "Version must be incremented when updating a {what}. Current Version: [{current}]. \
+             Provided version: [{given}]"
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_sort_is_refused() {
+        let mut pages: Vec<&Page> = Vec::new();
+        assert!(sort_pages(&mut pages, Some("colour")).is_err());
+        assert!(sort_pages(&mut pages, Some("-title")).is_ok());
     }
-    wiki.pages[idx].versions.push(Version {
-        number: current + 1,
-        created_at: wiki::timestamp(),
-        message,
-        minor_edit: minor,
-        author_id: author,
-        title,
-        body: value,
-    });
-    tracing::debug!(page = id, version = current + 1, "Confluence: page updated");
-    let page = &wiki.pages[idx];
-    let out = page_json(&world, &wiki, page, page.current(), true, true);
-    http::json(StatusCode::OK, &out)
+
+    #[test]
+    fn stale_versions_are_conflicts() {
+        assert_eq!(conflict(3, 3, "page").status(), StatusCode::CONFLICT);
+    }
 }

@@ -17,7 +17,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use zeroize::Zeroizing;
 
-use crate::state::{self, Activity, Link, SecretVersion};
+use crate::activity::Activity;
+use crate::state::{self, Link, SecretVersion};
 use crate::world::{CpmJob, CpmTask, World};
 
 /// Simulator-specific activity codes (not taken from a real Vault).
@@ -103,37 +104,28 @@ fn complete(world: &World, job: &CpmJob, value: Option<NewValue>) {
         return;
     };
     let now = state::now_epoch();
-    let (action, task_name) = match job.task {
-        CpmTask::Change => (ACTION_CPM_CHANGE, "ChangeTask"),
-        CpmTask::Verify => (ACTION_CPM_VERIFY, "VerifyTask"),
-        CpmTask::Reconcile => (ACTION_CPM_RECONCILE, "ReconcileTask"),
+    let action = match job.task {
+        CpmTask::Change => ACTION_CPM_CHANGE,
+        CpmTask::Verify => ACTION_CPM_VERIFY,
+        CpmTask::Reconcile => ACTION_CPM_RECONCILE,
     };
+    let task_name = job.task.name();
+    let mut activity = Activity::now(CPM_USER, action, "CPM");
+    if failed {
+        activity.action = match job.task {
+            CpmTask::Change => "CPM Change Password Failed",
+            CpmTask::Verify => "CPM Verify Password Failed",
+            CpmTask::Reconcile => "CPM Reconcile Password Failed",
+        };
+        activity.alert = true;
+        activity.more_info = "Simulated CPM failure (cpm-failure-rate fault)".into();
+    }
+    vault.log(i, activity);
     let account = &mut vault.accounts[i];
     account.cpm.in_process = false;
+    account.cpm.pending = None;
     account.cpm.last_task = Some(task_name);
     account.cpm.status = Some(if failed { "failure" } else { "success" });
-    account.log(Activity {
-        date: now,
-        user: CPM_USER.into(),
-        action: if failed {
-            match job.task {
-                CpmTask::Change => "CPM Change Password Failed",
-                CpmTask::Verify => "CPM Verify Password Failed",
-                CpmTask::Reconcile => "CPM Reconcile Password Failed",
-            }
-        } else {
-            action.0
-        },
-        action_id: action.1,
-        client_id: "CPM",
-        alert: failed,
-        more_info: if failed {
-            "Simulated CPM failure (cpm-failure-rate fault)".into()
-        } else {
-            String::new()
-        },
-        reason: String::new(),
-    });
     if failed {
         account.versions.retain(|v| !v.temporary);
         if let Some(v) = value.filter(|v| v.specified) {

@@ -21,6 +21,10 @@ use crate::error::SimError;
 use crate::http;
 use crate::world::World;
 
+/// Path prefix of the platform-discovery service, which (like the Identity token endpoint) is
+/// not behind the Vault and keeps answering while it is down.
+const DISCOVERY_PREFIX: &str = "/API/v2/services/";
+
 /// Path prefix of the simulator's own endpoints; never subject to faults.
 pub(crate) const ADMIN_PREFIX: &str = "/__arkbridge_sim/";
 
@@ -39,6 +43,8 @@ pub struct Faults {
     pub malformed_body: bool,
     /// Share of CPM tasks (0 to 1) that end with status `failure`.
     pub cpm_failure_rate: f64,
+    /// The simulated Confluence's faults (`confluence-...` in a spec).
+    pub confluence: crate::confluence_faults::ConfluenceFaults,
 }
 
 impl Faults {
@@ -54,7 +60,7 @@ impl Faults {
                 )));
             }
         }
-        Ok(())
+        self.confluence.validate()
     }
 }
 
@@ -122,6 +128,7 @@ pub fn parse_fault_spec(s: &str) -> Result<Faults, SimError> {
             "vault-down" => f.vault_down = parse_bool(key, value)?,
             "drop-connection" => f.drop_connection = parse_bool(key, value)?,
             "malformed-body" => f.malformed_body = parse_bool(key, value)?,
+            other if crate::confluence_faults::parse_item(&mut f.confluence, other, value)? => {}
             _ => {
                 return Err(SimError::FaultSpec(format!(
                     "unknown fault `{key}` (use latency, error-rate, cpm-failure-rate, \
@@ -157,6 +164,7 @@ pub(crate) struct FaultState {
     pub(crate) faults: Faults,
     pub(crate) requests: RateCounter,
     pub(crate) cpm_tasks: RateCounter,
+    pub(crate) confluence: crate::confluence_faults::ConfluenceCounters,
 }
 
 /// Which service a [`Gate`] guards (the error bodies differ).
@@ -223,6 +231,7 @@ impl Gate {
         }
         if self.service == Service::Pvwa
             && !path.starts_with("/oauth2/")
+            && !path.starts_with(DISCOVERY_PREFIX)
             && self.world.vault().vault_down
         {
             return Decision::Respond(pvwa_vault_down());

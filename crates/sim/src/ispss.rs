@@ -1,5 +1,6 @@
-//! Privilege Cloud Shared Services (ISPSS) emulation: the Identity `POST /oauth2/platformtoken`
-//! endpoint, served on the PVWA server.
+//! Privilege Cloud Shared Services (ISPSS) emulation, served on the PVWA server: the Identity
+//! `POST /oauth2/platformtoken` endpoint and the platform-discovery answer
+//! (`GET /api/v2/services/subdomain/<subdomain>`).
 //!
 //! The form body `grant_type=client_credentials&client_id=<user>&client_secret=<password>` is
 //! checked against the PVWA users; the answer is `{access_token, token_type: "Bearer",
@@ -7,19 +8,25 @@
 //! that ends after `expires_in` seconds. Errors use the OAuth shape `{error, error_description}`.
 //! Combine with `SimHandle::set_bearer_only(true)` to refuse raw `Authorization: <token>`
 //! headers as ISPSS does.
+//!
+//! Platform discovery (`platform-discovery.cyberark.cloud` in real life) answers for the seed's
+//! `ispssSubdomain` with `{pcloud, identity_user_portal, identity_administration, ...}`, each
+//! `{api, ui}`, pointing at this server (from the request's `Host`); any other subdomain is a
+//! 404.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde_json::json;
 use zeroize::Zeroizing;
 
+use crate::activity::{ACTION_LOGON, Activity};
 use crate::http;
-use crate::pvwa::open_session;
+use crate::pvwa_auth::open_session;
 use crate::world::World;
 
 /// Lifetime of a platform token, in seconds.
@@ -77,7 +84,8 @@ pub(crate) async fn platform_token(State(world): State<Arc<World>>, body: Bytes)
         Ok(x) => x,
         Err(r) => return r,
     };
-    let Some(user) = world.vault().check_password(&id, &secret) else {
+    let mut vault = world.vault();
+    let Some(user) = vault.check_password(&id, &secret) else {
         tracing::debug!(client_id = id, "ISPSS: platform token refused");
         return oauth_error(
             StatusCode::UNAUTHORIZED,
@@ -86,7 +94,11 @@ pub(crate) async fn platform_token(State(world): State<Arc<World>>, body: Bytes)
         );
     };
     let expires = Instant::now() + Duration::from_secs(TOKEN_LIFETIME_SECS);
-    let token = open_session(&world, &user, Some(expires));
+    let token = open_session(&mut vault, &user, Some(expires));
+    let mut activity = Activity::now(&user, ACTION_LOGON, "PVWA");
+    activity.more_info = "ISPSS platform token (client_credentials)".into();
+    vault.log_event(activity);
+    drop(vault);
     tracing::debug!(user, "ISPSS: platform token issued");
     http::json(
         StatusCode::OK,
@@ -94,6 +106,39 @@ pub(crate) async fn platform_token(State(world): State<Arc<World>>, body: Bytes)
             "access_token": token,
             "token_type": "Bearer",
             "expires_in": TOKEN_LIFETIME_SECS,
+        }),
+    )
+}
+
+/// `GET /api/v2/services/subdomain/{subdomain}`: where the tenant's services are. Every URL is
+/// this server, which plays the Privilege Cloud and the Identity tenant alike.
+pub(crate) async fn platform_discovery(
+    State(world): State<Arc<World>>,
+    Path(subdomain): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !world
+        .vault()
+        .ispss_subdomain
+        .eq_ignore_ascii_case(subdomain.trim())
+    {
+        return http::json(
+            StatusCode::NOT_FOUND,
+            &json!({"code": "NotFound", "message": format!("subdomain {subdomain} was not found")}),
+        );
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let base = format!("https://{host}");
+    let service = |ui: String| json!({"api": base, "ui": ui, "region": "local"});
+    http::json(
+        StatusCode::OK,
+        &json!({
+            "pcloud": service(format!("{base}/PasswordVault/v10")),
+            "identity_user_portal": service(base.clone()),
+            "identity_administration": service(base.clone()),
         }),
     )
 }

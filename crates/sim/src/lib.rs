@@ -15,30 +15,76 @@
 // failed request, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
+mod account_patch;
+mod activity;
 mod admin;
 mod bridge_config;
 mod ccp;
+mod ccp_auth;
 mod confluence;
+mod confluence_attachments;
+mod confluence_auth;
+mod confluence_comment_writes;
 mod confluence_comments;
+mod confluence_cql;
+mod confluence_cql_dates;
+mod confluence_cql_eval;
+mod confluence_dc;
+mod confluence_dc_comments;
+mod confluence_dc_spaces;
+mod confluence_fault_spec;
+mod confluence_faults;
+mod confluence_http;
+mod confluence_json;
+mod confluence_page_edit;
+mod confluence_page_parts;
 mod confluence_pages;
+mod confluence_properties;
+mod confluence_restrictions;
+mod confluence_scopes;
+mod confluence_spaces;
+mod confluence_v1;
+mod confluence_v1_content;
+mod confluence_v1_json;
+mod confluence_v1_users;
+mod confluence_write;
 mod cpm;
 mod error;
 mod faults;
 mod files;
+mod forge;
 mod http;
+mod idp;
+mod idp_http;
+mod idp_info;
+mod idp_keys;
+mod idp_seed;
 mod ispss;
+mod oidc;
+mod oidc_authorize;
+mod oidc_device;
+mod oidc_token;
 mod perms;
 mod pki;
 mod pvwa;
+mod pvwa_account_admin;
+mod pvwa_account_list;
 mod pvwa_accounts;
+mod pvwa_auth;
 mod pvwa_members;
 mod pvwa_ops;
+mod pvwa_paging;
 mod pvwa_safes;
 mod seed;
 mod seed_check;
+mod sessions;
 mod state;
 mod tls;
 mod wiki;
+mod wiki_access;
+mod wiki_build;
+mod wiki_seed;
+mod wiki_storage;
 mod world;
 
 use std::path::{Path, PathBuf};
@@ -50,8 +96,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+pub use confluence_faults::ConfluenceFaults;
 pub use error::SimError;
 pub use faults::{Faults, parse_fault_spec};
+pub use idp_info::{IdentityInfo, IdpUserInfo, OidcClientInfo};
 
 /// The built-in demo data (documented in `SEED.md`).
 pub const DEMO_SEED: &str = include_str!("demo-seed.yaml");
@@ -95,6 +143,19 @@ pub struct SimInfo {
     pub pvwa_password: String,
     pub confluence_user: String,
     pub confluence_token: String,
+    /// The simulated site's cloud id (`/_edge/tenant_info`).
+    #[serde(default)]
+    pub confluence_cloud_id: String,
+    /// The simulated API gateway origin: the Cloud APIs are also at
+    /// `{confluence_gateway_url}/ex/confluence/{confluence_cloud_id}/wiki/...`.
+    #[serde(default)]
+    pub confluence_gateway_url: String,
+    /// The simulated Confluence Data Center base URL (with its context path `/confluence`).
+    #[serde(default)]
+    pub confluence_dc_url: String,
+    /// The simulated OIDC provider and Forge token minter.
+    #[serde(default)]
+    pub identity: IdentityInfo,
 }
 
 impl std::fmt::Debug for SimInfo {
@@ -111,6 +172,10 @@ impl std::fmt::Debug for SimInfo {
             .field("pvwa_password", &"[redacted]")
             .field("confluence_user", &self.confluence_user)
             .field("confluence_token", &"[redacted]")
+            .field("confluence_cloud_id", &self.confluence_cloud_id)
+            .field("confluence_gateway_url", &self.confluence_gateway_url)
+            .field("confluence_dc_url", &self.confluence_dc_url)
+            .field("identity", &self.identity)
             .finish()
     }
 }
@@ -172,10 +237,24 @@ impl SimHandle {
         n
     }
 
+    /// Load-balancer node switch: later PVWA requests go to another node, which does not know
+    /// the tokens the earlier node issued (401 PASWS006E until the client logs on again).
+    /// Returns the new node number.
+    pub fn switch_pvwa_node(&self) -> u32 {
+        self.world.switch_node()
+    }
+
     /// ISPSS mode: the PVWA accepts only `Authorization: Bearer <token>` (tokens from
     /// `/auth/Cyberark/Logon` or `POST /oauth2/platformtoken`).
     pub fn set_bearer_only(&self, bearer_only: bool) {
         self.world.vault().bearer_only = bearer_only;
+    }
+
+    /// Someone else edits Confluence page `page_id` now (a new version), so that a client
+    /// holding the old version number meets a 409. Returns the new version number, or `None`
+    /// when there is no such page.
+    pub fn concurrent_edit(&self, page_id: &str) -> Option<u32> {
+        confluence_write::bump(&self.world, page_id)
     }
 
     /// Stops the three servers (open connections finish their request) and the CPM task.
@@ -200,9 +279,15 @@ fn load_seed(opts: &SimOptions) -> Result<seed::Seed, SimError> {
                 path: path.clone(),
                 source,
             })?;
-            seed::parse(&text, &path.display().to_string())
+            let mut seed = seed::parse(&text, &path.display().to_string())?;
+            wiki_seed::read_body_files(&mut seed.pages, path.parent())?;
+            Ok(seed)
         }
-        None => seed::parse(DEMO_SEED, "built-in demo seed"),
+        None => {
+            let mut seed = seed::parse(DEMO_SEED, "built-in demo seed")?;
+            wiki_seed::read_body_files(&mut seed.pages, None)?;
+            Ok(seed)
+        }
     }
 }
 
@@ -248,6 +333,7 @@ pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
         cpm_tx,
         url(conf_addr.port()),
     ));
+    let idp = idp::IdpServer::bind(&seed, &world, &dir).await?;
 
     let (pvwa_password, confluence_token) = {
         let v = world.vault();
@@ -279,6 +365,10 @@ pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
         pvwa_password,
         confluence_user: seed.bridge.confluence_user.clone(),
         confluence_token,
+        confluence_cloud_id: world.wiki().cloud_id.clone(),
+        confluence_gateway_url: url(conf_addr.port()),
+        confluence_dc_url: format!("{}{}", url(conf_addr.port()), confluence_http::DC_CONTEXT),
+        identity: idp.info(),
     };
     let config = bridge_config::build(&seed, &info, &dir)?;
 
@@ -317,6 +407,7 @@ pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
             None,
             stop_rx.clone(),
         ),
+        idp.spawn(&pki, stop_rx.clone())?,
         cpm::spawn(world.clone(), cpm_rx, opts.cpm_delay, stop_rx),
     ];
     let handle = SimHandle {

@@ -1,32 +1,32 @@
-//! The PVWA REST API (`/PasswordVault/API/...`): the router, logon/logoff and session handling.
-//! Accounts are in [`crate::pvwa_accounts`] and [`crate::pvwa_ops`], safes and members in
-//! [`crate::pvwa_safes`] and [`crate::pvwa_members`]; the same server also hosts the ISPSS token
-//! endpoint ([`crate::ispss`]) and the simulator's admin endpoint ([`crate::admin`]).
+//! The PVWA REST API (`/PasswordVault/API/...`): the router and the shared error answers.
+//! Logon and sessions are in [`crate::pvwa_auth`]; accounts in [`crate::pvwa_accounts`],
+//! [`crate::pvwa_account_list`], [`crate::pvwa_account_admin`] and [`crate::pvwa_ops`]; safes
+//! and members in [`crate::pvwa_safes`] and [`crate::pvwa_members`]. The same server also hosts
+//! the ISPSS token and platform-discovery endpoints ([`crate::ispss`]) and the simulator's
+//! admin endpoints ([`crate::admin`]).
 //!
 //! Paths match ignoring case and with an optional trailing `/`; JSON body keys bind ignoring
-//! case. Tokens are opaque ~200-character base64 strings returned as a JSON string literal; a
-//! logon without `concurrentSession: true` ends the user's earlier sessions; tokens expire after
-//! an inactivity timeout (20 minutes unless changed through the handle).
+//! case. Tokens expire after an inactivity timeout (20 minutes unless changed through the
+//! handle).
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
-use base64::Engine;
-use rand::Rng;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::http::{self, LooseBody};
+pub(crate) use crate::pvwa_auth::session_user;
+
+use crate::http;
+use crate::pvwa_account_admin as account_admin;
+use crate::pvwa_account_list as account_list;
 use crate::pvwa_accounts as accounts;
+use crate::pvwa_auth as auth;
 use crate::pvwa_members as members;
 use crate::pvwa_ops as ops;
 use crate::pvwa_safes as safes;
-use crate::state::Session;
 use crate::tls::PathFolder;
 use crate::world::World;
 use crate::{admin, ispss};
@@ -62,11 +62,19 @@ pub(crate) const FOLDER: PathFolder = PathFolder {
 
 pub(crate) fn router(world: Arc<World>) -> Router {
     Router::new()
-        .route("/PasswordVault/API/auth/Cyberark/Logon", post(logon))
-        .route("/PasswordVault/API/auth/Logoff", post(logoff))
-        .route("/PasswordVault/API/LoginsInfo", get(logins_info))
-        .route("/PasswordVault/API/Accounts", get(accounts::list))
-        .route("/PasswordVault/API/Accounts/{id}", get(accounts::get_one))
+        .route("/PasswordVault/API/auth/{method}/Logon", post(auth::logon))
+        .route("/PasswordVault/API/auth/Logoff", post(auth::logoff))
+        .route("/PasswordVault/API/LoginsInfo", get(auth::logins_info))
+        .route(
+            "/PasswordVault/API/Accounts",
+            get(account_list::list).post(account_admin::add),
+        )
+        .route(
+            "/PasswordVault/API/Accounts/{id}",
+            get(accounts::get_one)
+                .patch(account_admin::update)
+                .delete(account_admin::delete),
+        )
         .route(
             "/PasswordVault/API/Accounts/{id}/Password/Retrieve",
             post(accounts::retrieve),
@@ -117,11 +125,17 @@ pub(crate) fn router(world: Arc<World>) -> Router {
         )
         .route("/oauth2/platformtoken", post(ispss::platform_token))
         .route(
+            "/API/v2/services/subdomain/{subdomain}",
+            get(ispss::platform_discovery),
+        )
+        .route(
             "/__arkbridge_sim/faults",
             get(admin::get_faults)
                 .post(admin::set_faults)
                 .delete(admin::clear_faults),
         )
+        // `activities` is folded like the API's `Activities` segment, so any case reaches it.
+        .route("/__arkbridge_sim/Activities", get(admin::activities))
         .fallback(|| async { http::empty(StatusCode::NOT_FOUND) })
         .layer(axum::middleware::map_response(no_cache))
         .with_state(world)
@@ -165,123 +179,4 @@ pub(crate) fn bad_body() -> Response {
         "CAWS00001E",
         "Error(s) occurred. The request body is not a valid JSON object.",
     )
-}
-
-/// The token of `Authorization: <token>` or `Authorization: Bearer <token>`, with whether the
-/// `Bearer` scheme was used.
-fn auth_token(headers: &HeaderMap) -> (&str, bool) {
-    let raw = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .unwrap_or("");
-    match raw.split_once(' ') {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("Bearer") => (rest.trim(), true),
-        _ => (raw, false),
-    }
-}
-
-/// The session user of a request. In Bearer-only (ISPSS) mode a raw token is refused.
-pub(crate) fn session_user(world: &World, headers: &HeaderMap) -> Result<String, Response> {
-    let (token, bearer) = auth_token(headers);
-    if token.is_empty() {
-        return Err(unauthorized());
-    }
-    let mut vault = world.vault();
-    if vault.bearer_only && !bearer {
-        return Err(unauthorized());
-    }
-    vault.session_user(token).ok_or_else(unauthorized)
-}
-
-/// Opens a session for `user` and returns its token.
-pub(crate) fn open_session(world: &World, user: &str, expires: Option<Instant>) -> String {
-    let token = new_token();
-    world.vault().sessions.insert(
-        token.clone(),
-        Session {
-            user: user.to_string(),
-            logged_on: crate::state::now_epoch(),
-            last_used: Instant::now(),
-            expires,
-        },
-    );
-    token
-}
-
-fn new_token() -> String {
-    let mut rng = rand::rng();
-    let hex = |n: usize, rng: &mut rand::rngs::ThreadRng| -> String {
-        (0..n)
-            .map(|_| format!("{:X}", rng.random_range(0..16u8)))
-            .collect()
-    };
-    let raw = format!(
-        "{};{};{};",
-        uuid::Uuid::new_v4(),
-        hex(16, &mut rng),
-        hex(96, &mut rng)
-    );
-    base64::engine::general_purpose::STANDARD.encode(raw)
-}
-
-async fn logon(State(world): State<Arc<World>>, body: Bytes) -> Response {
-    let Some(body) = LooseBody::parse(&body) else {
-        return bad_body();
-    };
-    let username = body.str("username").unwrap_or("").to_string();
-    let password = zeroize::Zeroizing::new(body.str("password").unwrap_or("").to_string());
-    let concurrent = body.bool("concurrentSession").unwrap_or(false);
-    let mut vault = world.vault();
-    let Some(user) = vault.check_password(&username, &password) else {
-        tracing::debug!(username, "PVWA: logon failed");
-        return error(
-            StatusCode::FORBIDDEN,
-            "ITATS004E",
-            format!("Authentication failure for User [{username}]."),
-        );
-    };
-    if !concurrent {
-        vault
-            .sessions
-            .retain(|_, s| !s.user.eq_ignore_ascii_case(&user));
-    }
-    drop(vault);
-    let token = open_session(&world, &user, None);
-    tracing::debug!(user, concurrent, "PVWA: logon");
-    http::json(StatusCode::OK, &Value::String(token))
-}
-
-async fn logoff(State(world): State<Arc<World>>, headers: HeaderMap) -> Response {
-    if let Err(resp) = session_user(&world, &headers) {
-        return resp;
-    }
-    let (token, _) = auth_token(&headers);
-    world.vault().sessions.remove(token);
-    http::empty(StatusCode::OK)
-}
-
-/// `GET /API/LoginsInfo` (10.4+): the logged-on user and when it logged on. Clients use it to
-/// check that a token is still valid (aiobastion's `check_token`, psPAS `Get-PASUserLoginInfo`).
-async fn logins_info(State(world): State<Arc<World>>, headers: HeaderMap) -> Response {
-    let user = match session_user(&world, &headers) {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
-    let (token, _) = auth_token(&headers);
-    let logged_on = world.vault().sessions.get(token).map(|s| s.logged_on);
-    http::json(
-        StatusCode::OK,
-        &json!({"UserName": user, "LastSuccessfulLoginDate": logged_on}),
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn tokens_are_long_opaque_base64() {
-        let t = super::new_token();
-        assert!((180..=260).contains(&t.len()), "{}", t.len());
-        assert!(!t.contains('"'));
-    }
 }

@@ -21,7 +21,8 @@ use crate::http::{self, LooseBody, Params};
 use crate::perms::Permission;
 use crate::pvwa::{bad_body, error, forbidden, session_user};
 use crate::pvwa_accounts::missing_parameter;
-use crate::pvwa_safes::{DEFAULT_LIMIT, page, paging, url_id, visible_safe};
+use crate::pvwa_paging::{page, paging};
+use crate::pvwa_safes::{DEFAULT_LIMIT, url_id, visible_safe};
 use crate::seed::MemberType;
 use crate::state::{self, Member, Principal, Safe, Vault};
 use crate::world::World;
@@ -137,11 +138,13 @@ pub(crate) async fn list(
         .collect();
     members.sort_by_key(|m| m.name.to_ascii_lowercase());
     let items = members.iter().map(|m| member_json(s, m)).collect();
+    let path = format!("api/Safes/{}/Members", url_id(&s.name));
     page(
         items,
-        offset,
-        limit,
-        &format!("api/Safes/{}/Members", url_id(&s.name)),
+        (offset, limit),
+        &path,
+        &params,
+        &["filter", "search", "sort"],
     )
 }
 

@@ -17,11 +17,12 @@ use axum::response::Response;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
+use crate::activity::Activity;
 use crate::http::{self, LooseBody, Params};
 use crate::perms::Permission;
 use crate::pvwa::{bad_body, forbidden, session_user};
 use crate::pvwa_accounts::{find, missing_parameter};
-use crate::state::{self, Activity, Principal, Vault};
+use crate::state::{Principal, Vault};
 use crate::world::{CpmJob, CpmTask, World};
 
 /// Simulator-specific activity codes (not taken from a real Vault).
@@ -51,16 +52,9 @@ fn load<'a>(
 }
 
 fn log(vault: &mut Vault, i: usize, user: &str, action: (&'static str, u32), more: String) {
-    vault.accounts[i].log(Activity {
-        date: state::now_epoch(),
-        user: user.to_string(),
-        action: action.0,
-        action_id: action.1,
-        client_id: "PVWA",
-        alert: false,
-        more_info: more,
-        reason: String::new(),
-    });
+    let mut activity = Activity::now(user, action, "PVWA");
+    activity.more_info = more;
+    vault.log(i, activity);
 }
 
 /// Marks the account `inProcess` and hands the task to the CPM (unless one is already running).
@@ -71,6 +65,7 @@ fn queue(world: &World, vault: &mut Vault, i: usize, task: CpmTask) {
     }
     account.cpm.in_process = true;
     account.cpm.status = Some("inProcess");
+    account.cpm.pending = Some(task.name());
     let _ = world.cpm.send(CpmJob {
         account_id: account.id.clone(),
         task,
@@ -228,10 +223,7 @@ pub(crate) async fn check_in(
         Err(r) => return r,
     };
     let account = &vault.accounts[i];
-    let holder = account
-        .locked_by
-        .as_deref()
-        .is_some_and(|h| h.eq_ignore_ascii_case(&user));
+    let holder = account.locked_by.as_ref().is_some_and(|h| h.is_user(&user));
     if !holder
         && !vault.has(
             &account.safe,
@@ -253,7 +245,9 @@ pub(crate) async fn check_in(
     http::empty(StatusCode::OK)
 }
 
-/// `GET .../Secret/Versions[?showTemporary=true]`, newest first.
+/// `GET .../Secret/Versions[?showTemporary=true]`, newest first, as
+/// `{"Versions":[{versionID, modificationDate, modifiedBy, isTemporary}]}`: the casing psPAS
+/// (`$result.Versions`) and aiobastion (`["Versions"]`, `["versionID"]`) read.
 pub(crate) async fn versions(
     State(world): State<Arc<World>>,
     headers: HeaderMap,
@@ -282,7 +276,7 @@ pub(crate) async fn versions(
             })
         })
         .collect();
-    http::json(StatusCode::OK, &json!({ "versions": list }))
+    http::json(StatusCode::OK, &json!({ "Versions": list }))
 }
 
 pub(crate) async fn activities(
@@ -298,18 +292,7 @@ pub(crate) async fn activities(
         .activities
         .iter()
         .rev()
-        .map(|a| {
-            json!({
-                "Date": a.date,
-                "User": a.user,
-                "Action": a.action,
-                "ActionID": a.action_id,
-                "ClientID": a.client_id,
-                "Alert": a.alert,
-                "MoreInfo": a.more_info,
-                "Reason": a.reason,
-            })
-        })
+        .map(Activity::json)
         .collect();
     http::json(StatusCode::OK, &json!({ "Activities": list }))
 }

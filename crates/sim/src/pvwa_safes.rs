@@ -14,25 +14,25 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::http::{self, LooseBody, Params};
 use crate::perms::{self, Permission};
 use crate::pvwa::{bad_body, error, forbidden, session_user};
-use crate::pvwa_accounts::{loose_u32, missing_parameter, numeric};
+use crate::pvwa_accounts::{loose_u32, missing_parameter};
+use crate::pvwa_paging::{page, paging};
 use crate::seed::MemberType;
 use crate::state::{self, Member, Principal, Safe, Vault};
 use crate::world::World;
 
-/// Characters `safeUrlId` leaves as they are.
-const URL_ID: &AsciiSet = &NON_ALPHANUMERIC
+/// Characters `safeUrlId` (and nextLink values) leave as they are.
+pub(crate) const URL_ID: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
     .remove(b'~');
 
 pub(crate) const DEFAULT_LIMIT: usize = 25;
-const MAX_LIMIT: usize = 1000;
 const FORBIDDEN_CHARS: &[char] = &[
     '\\', '/', ':', '*', '<', '>', '.', '|', '?', '"', '%', '&', '+',
 ];
@@ -65,30 +65,6 @@ pub(crate) fn visible_safe(vault: &Vault, name: &str, user: &str) -> Result<usiz
                 .is_empty()
         })
         .ok_or_else(|| safe_missing(name))
-}
-
-/// Paging parameters (`offset`, `limit`) with the given default limit.
-pub(crate) fn paging(params: &Params, default: usize) -> Result<(usize, usize), Response> {
-    let offset = numeric(params, "offset")?.unwrap_or(0);
-    let limit = numeric(params, "limit")?
-        .filter(|l| *l > 0)
-        .unwrap_or(default)
-        .min(MAX_LIMIT);
-    Ok((offset, limit))
-}
-
-/// `{value, count, nextLink}` for one page of `items`; `next` is the nextLink path.
-pub(crate) fn page(items: Vec<Value>, offset: usize, limit: usize, next: &str) -> Response {
-    let total = items.len();
-    let mut body = Map::new();
-    let value: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
-    body.insert("value".into(), Value::Array(value));
-    body.insert("count".into(), json!(total));
-    if offset.saturating_add(limit) < total {
-        let link = format!("{next}?offset={}&limit={limit}", offset + limit);
-        body.insert("nextLink".into(), Value::String(link));
-    }
-    http::json(StatusCode::OK, &Value::Object(body))
 }
 
 fn safe_json(vault: &Vault, s: &Safe, include_accounts: bool) -> Value {
@@ -170,7 +146,8 @@ pub(crate) async fn list(
         .iter()
         .map(|s| safe_json(&vault, s, accounts))
         .collect();
-    page(items, offset, limit, "api/Safes")
+    let keep = ["search", "sort", "includeAccounts", "extendedDetails"];
+    page(items, (offset, limit), "api/Safes", &params, &keep)
 }
 
 pub(crate) async fn get_one(
@@ -310,6 +287,7 @@ pub(crate) async fn add(
             kind: MemberType::User,
             permissions: perms::predefined_set("full").unwrap_or_default(),
         }],
+        next_account: 1,
     };
     if let Err(r) = apply(&mut safe, &body) {
         return r;

@@ -32,6 +32,19 @@ pub(crate) struct Seed {
     pub(crate) pages: Vec<SeedPage>,
     #[serde(default)]
     pub(crate) platforms: Vec<SeedPlatform>,
+    /// The Credential Provider's own Vault user (`Prov_<host>`). When set, the CCP also needs it
+    /// to be a safe member (`type: provider`) with `listAccounts` and `retrieveAccounts`.
+    #[serde(default)]
+    pub(crate) provider_user: Option<String>,
+    /// The Privilege Cloud subdomain the platform-discovery endpoint knows.
+    #[serde(default = "default_subdomain")]
+    pub(crate) ispss_subdomain: String,
+    /// The simulated OIDC provider (`crate::idp_seed`).
+    #[serde(default)]
+    pub(crate) identity_provider: Option<crate::idp_seed::SeedIdentityProvider>,
+    /// The Forge app whose invocation tokens the simulator mints (`crate::idp_seed`).
+    #[serde(default)]
+    pub(crate) forge: Option<crate::idp_seed::SeedForge>,
     pub(crate) bridge: SeedBridge,
 }
 
@@ -107,6 +120,42 @@ pub(crate) enum MemberType {
     User,
     App,
     Group,
+    /// The Credential Provider's Vault user (`providerUser`).
+    Provider,
+}
+
+/// How a PVWA user authenticates (`/API/auth/<type>/Logon`).
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub(crate) enum AuthType {
+    #[default]
+    #[serde(
+        rename = "CyberArk",
+        alias = "Cyberark",
+        alias = "cyberark",
+        alias = "CYBERARK"
+    )]
+    CyberArk,
+    #[serde(rename = "LDAP", alias = "ldap", alias = "Ldap")]
+    Ldap,
+    #[serde(rename = "RADIUS", alias = "radius", alias = "Radius")]
+    Radius,
+}
+
+impl AuthType {
+    /// The logon path segment, matched ignoring case (`Cyberark`, `LDAP`, `RADIUS`).
+    pub(crate) fn from_segment(segment: &str) -> Option<AuthType> {
+        [AuthType::CyberArk, AuthType::Ldap, AuthType::Radius]
+            .into_iter()
+            .find(|t| t.segment().eq_ignore_ascii_case(segment))
+    }
+
+    pub(crate) fn segment(self) -> &'static str {
+        match self {
+            AuthType::CyberArk => "CyberArk",
+            AuthType::Ldap => "LDAP",
+            AuthType::Radius => "RADIUS",
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -138,6 +187,9 @@ pub(crate) struct SeedApp {
     pub(crate) cert_serial: Option<String>,
     #[serde(default)]
     pub(crate) disabled: bool,
+    /// `YYYY-MM-DD` (midnight UTC) or an RFC 3339 timestamp; from then on APPAP008E.
+    #[serde(default)]
+    pub(crate) expiration_date: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -148,18 +200,15 @@ pub(crate) struct SeedPvwaUser {
     pub(crate) password: Option<String>,
     #[serde(default)]
     pub(crate) add_safes: bool,
+    #[serde(default)]
+    pub(crate) auth_type: AuthType,
+    /// RADIUS users only: the passcode a RADIUS challenge (500 ITATS542I) asks for.
+    #[serde(default)]
+    pub(crate) radius_otp: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub(crate) struct SeedConfluenceUser {
-    pub(crate) email: String,
-    pub(crate) display_name: String,
-    #[serde(default)]
-    pub(crate) account_id: Option<String>,
-    #[serde(default)]
-    pub(crate) api_token: Option<String>,
-}
+// The Confluence users, spaces and pages are described in `crate::wiki_seed`.
+pub(crate) use crate::wiki_seed::{SeedConfluenceUser, SeedPage, SeedSpace};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -167,25 +216,6 @@ pub(crate) struct SeedGroup {
     pub(crate) name: String,
     #[serde(default)]
     pub(crate) members: Vec<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub(crate) struct SeedSpace {
-    pub(crate) key: String,
-    pub(crate) name: String,
-    #[serde(default)]
-    pub(crate) description: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub(crate) struct SeedPage {
-    pub(crate) space: String,
-    pub(crate) title: String,
-    pub(crate) body: String,
-    #[serde(default)]
-    pub(crate) author: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -199,6 +229,9 @@ pub(crate) struct SeedBridge {
     pub(crate) grants: Vec<Grant>,
     #[serde(default)]
     pub(crate) rotation: BTreeMap<String, Rotation>,
+    /// The `[policy]` section of the config written for the bridge.
+    #[serde(default)]
+    pub(crate) policy: arkbridge_core::policy::PolicySettings,
 }
 
 fn default_secret_type() -> String {
@@ -212,6 +245,23 @@ fn default_cpm() -> String {
 }
 fn default_app_id() -> String {
     "arkbridge".into()
+}
+fn default_subdomain() -> String {
+    "arkbridge".into()
+}
+
+/// Parses an application `expirationDate`: `YYYY-MM-DD` (midnight UTC) or an RFC 3339
+/// timestamp, as epoch seconds.
+pub(crate) fn parse_expiration(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if let Ok(ts) = text.parse::<jiff::Timestamp>() {
+        return Some(ts.as_second());
+    }
+    let date = text.parse::<jiff::civil::Date>().ok()?;
+    format!("{date}T00:00:00Z")
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .map(|ts| ts.as_second())
 }
 
 impl PermissionSpec {
@@ -271,6 +321,13 @@ mod tests {
         let text = crate::DEMO_SEED.replacen("bridge:", "colour: blue\nbridge:", 1);
         let err = parse(&text, "x").err().unwrap().to_string();
         assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn expiration_dates_parse_as_utc() {
+        assert_eq!(parse_expiration("1970-01-02"), Some(86_400));
+        assert_eq!(parse_expiration("1970-01-01T00:01:00Z"), Some(60));
+        assert_eq!(parse_expiration("next week"), None);
     }
 
     #[test]

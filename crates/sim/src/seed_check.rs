@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::error::SimError;
-use crate::seed::{MemberType, Seed};
+use crate::seed::{AuthType, MemberType, Seed, parse_expiration};
 
 fn dup<'a>(what: &str, names: impl Iterator<Item = &'a str>) -> Result<(), SimError> {
     let mut seen = BTreeSet::new();
@@ -57,6 +57,39 @@ impl Seed {
                 .any(|a| a.name.eq_ignore_ascii_case(n))
         };
         let has_group = |n: &str| self.groups.iter().any(|g| g.name.eq_ignore_ascii_case(n));
+        let is_provider = |n: &str| {
+            self.provider_user
+                .as_deref()
+                .is_some_and(|p| p.eq_ignore_ascii_case(n))
+        };
+        if let Some(p) = &self.provider_user
+            && (p.trim().is_empty() || has_pvwa(p) || has_app(p) || has_group(p))
+        {
+            return bad(format!(
+                "providerUser `{p}` must be a name of its own (not a PVWA user, application or group)"
+            ));
+        }
+        for u in &self.pvwa_users {
+            if u.radius_otp.is_some() && u.auth_type != AuthType::Radius {
+                return bad(format!(
+                    "PVWA user {}: radiusOtp needs authType RADIUS",
+                    u.username
+                ));
+            }
+        }
+        for a in &self.applications {
+            if let Some(d) = &a.expiration_date
+                && parse_expiration(d).is_none()
+            {
+                return bad(format!(
+                    "application {}: expirationDate `{d}` is not YYYY-MM-DD or an RFC 3339 time",
+                    a.name
+                ));
+            }
+        }
+        if self.ispss_subdomain.trim().is_empty() {
+            return bad("ispssSubdomain is empty".into());
+        }
         for safe in &self.safes {
             dup(
                 &format!("account in safe {}", safe.name),
@@ -67,6 +100,7 @@ impl Seed {
                     MemberType::User => has_pvwa(&m.name),
                     MemberType::App => has_app(&m.name),
                     MemberType::Group => has_group(&m.name),
+                    MemberType::Provider => is_provider(&m.name),
                 };
                 if !ok {
                     return bad(format!(
@@ -137,16 +171,27 @@ impl Seed {
                 b.pvwa_user
             ));
         }
+        // The generated arkbridge.toml logs the bridge on with `auth_method = "CyberArk"`.
+        if self.pvwa_users.iter().any(|u| {
+            u.username.eq_ignore_ascii_case(&b.pvwa_user) && u.auth_type != AuthType::CyberArk
+        }) {
+            return bad(format!(
+                "bridge.pvwaUser `{}` must use authType CyberArk (the generated config logs on so)",
+                b.pvwa_user
+            ));
+        }
         for safe in b.rotation.keys() {
             if !self.safes.iter().any(|s| &s.name == safe) {
                 return bad(format!("bridge.rotation names unknown safe `{safe}`"));
             }
         }
         for (i, g) in b.grants.iter().enumerate() {
-            if !has_group(&g.group) {
+            // A grant may instead name a Confluence space role, which needs no group.
+            if let Some(group) = &g.group
+                && !has_group(group)
+            {
                 return bad(format!(
-                    "bridge.grants[{i}]: group `{}` is not defined",
-                    g.group
+                    "bridge.grants[{i}]: group `{group}` is not defined"
                 ));
             }
         }

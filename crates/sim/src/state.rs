@@ -1,16 +1,18 @@
-//! The simulated Vault: safes, members, accounts, applications (AppIDs), PVWA users and their
-//! sessions, plus the per-account activity log. All of it lives in memory; secrets are held as
-//! `SecretString` and never written anywhere.
+//! The simulated Vault: safes, members, accounts, platforms, applications (AppIDs), PVWA users
+//! and their sessions, plus the audit (see [`crate::activity`]). All of it lives in memory;
+//! secrets are held as `SecretString` and never written anywhere.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rand::Rng;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
+use crate::activity::{Activity, AuditLog, AuditRecord};
+// Credentials live with the sessions; these names are used all over the simulator.
 use crate::perms::Permission;
-use crate::seed::MemberType;
+use crate::seed::{AuthType, MemberType};
+pub(crate) use crate::sessions::{constant_time_eq, random_api_token, random_password};
 
 /// First safe number given to seeded safes (low numbers belong to built-in safes in a real Vault).
 pub(crate) const FIRST_SAFE_NUMBER: u32 = 21;
@@ -22,7 +24,7 @@ pub(crate) struct Vault {
     pub(crate) users: Vec<PvwaUser>,
     /// Group name → member names (PVWA user names or Confluence e-mails).
     pub(crate) groups: Vec<(String, Vec<String>)>,
-    pub(crate) sessions: HashMap<String, Session>,
+    pub(crate) sessions: HashMap<String, crate::sessions::Session>,
     pub(crate) vault_down: bool,
     pub(crate) session_timeout: Duration,
     /// ISPSS style: only `Authorization: Bearer <token>` is accepted.
@@ -30,6 +32,52 @@ pub(crate) struct Vault {
     /// The next safe number and safe-member id to hand out.
     pub(crate) next_safe_number: u32,
     pub(crate) next_member_id: u64,
+    /// Platform behaviour (exclusive, reason required) by platform id.
+    pub(crate) platforms: Vec<Platform>,
+    /// Every activity, account or not (logons), newest last.
+    pub(crate) audit: AuditLog,
+    /// The PVWA node the load balancer sends requests to; a token is only known to the node
+    /// that issued it.
+    pub(crate) lb_node: u32,
+    /// Open RADIUS challenges by the `ASP.NET_SessionId` cookie the challenge answer set.
+    pub(crate) radius_challenges: HashMap<String, crate::sessions::RadiusChallenge>,
+    /// The Privilege Cloud subdomain of the platform-discovery endpoint.
+    pub(crate) ispss_subdomain: String,
+    /// The Credential Provider's Vault user; `None`: not checked.
+    pub(crate) provider_user: Option<String>,
+}
+
+/// Platform behaviour shared by the accounts of one platform id.
+pub(crate) struct Platform {
+    pub(crate) id: String,
+    pub(crate) exclusive: bool,
+    pub(crate) require_reason: bool,
+}
+
+/// Who holds an exclusive account: a PVWA user (Password/Retrieve) or an application (CCP).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Holder {
+    User(String),
+    App(String),
+}
+
+impl Holder {
+    pub(crate) fn is_user(&self, name: &str) -> bool {
+        matches!(self, Holder::User(u) if u.eq_ignore_ascii_case(name))
+    }
+
+    pub(crate) fn is_app(&self, name: &str) -> bool {
+        matches!(self, Holder::App(a) if a.eq_ignore_ascii_case(name))
+    }
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Holder::User(u) => write!(f, "user {u}"),
+            Holder::App(a) => write!(f, "application {a}"),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -49,6 +97,9 @@ pub(crate) struct Safe {
     /// Epoch microseconds, as the PVWA reports it.
     pub(crate) last_modified_us: i64,
     pub(crate) members: Vec<Member>,
+    /// The object number the next account of this safe gets (`<safeNumber>_<n>`); never
+    /// reused, as Vault object ids are not.
+    pub(crate) next_account: u32,
 }
 
 #[derive(Clone)]
@@ -88,8 +139,15 @@ pub(crate) struct Account {
     pub(crate) properties: BTreeMap<String, String>,
     pub(crate) device_type: String,
     pub(crate) automatic_management: bool,
+    /// `secretManagement.manualManagementReason` (shown while not managed automatically).
+    pub(crate) manual_reason: String,
+    /// `remoteMachinesAccess.remoteMachines` (a `;`- or `,`-separated list, kept as given).
+    pub(crate) remote_machines: String,
+    pub(crate) restrict_remote: bool,
     pub(crate) created: i64,
     pub(crate) last_modified: i64,
+    /// When the account's properties last changed (`categoryModificationTime`).
+    pub(crate) category_modified: i64,
     pub(crate) cpm: CpmState,
     pub(crate) link: Option<Link>,
     pub(crate) activities: Vec<Activity>,
@@ -97,8 +155,8 @@ pub(crate) struct Account {
     pub(crate) exclusive: bool,
     /// PVWA retrieval needs a `reason`.
     pub(crate) require_reason: bool,
-    /// The user holding an exclusive account.
-    pub(crate) locked_by: Option<String>,
+    /// Who holds an exclusive account.
+    pub(crate) locked_by: Option<Holder>,
     /// The value `SetNextPassword` asked the CPM to set at its next change.
     pub(crate) next_secret: Option<SecretString>,
     /// Every value the secret had, oldest first; the last non-temporary one is `secret`.
@@ -111,21 +169,13 @@ pub(crate) struct CpmState {
     /// `inProcess`, `success` or `failure`; `None` before the CPM ever touched the account.
     pub(crate) status: Option<&'static str>,
     pub(crate) in_process: bool,
+    /// The task waiting for or running in the CPM (`ChangeTask`, `VerifyTask`,
+    /// `ReconcileTask`).
+    pub(crate) pending: Option<&'static str>,
     pub(crate) last_task: Option<&'static str>,
     pub(crate) last_success_change: Option<i64>,
     pub(crate) last_verified: Option<i64>,
     pub(crate) last_reconciled: Option<i64>,
-}
-
-pub(crate) struct Activity {
-    pub(crate) date: i64,
-    pub(crate) user: String,
-    pub(crate) action: &'static str,
-    pub(crate) action_id: u32,
-    pub(crate) client_id: &'static str,
-    pub(crate) alert: bool,
-    pub(crate) more_info: String,
-    pub(crate) reason: String,
 }
 
 pub(crate) struct App {
@@ -134,6 +184,8 @@ pub(crate) struct App {
     pub(crate) cert_subject_cn: Option<String>,
     pub(crate) cert_serial: Option<String>,
     pub(crate) disabled: bool,
+    /// Epoch seconds from which the application is expired.
+    pub(crate) expires: Option<i64>,
 }
 
 pub(crate) struct PvwaUser {
@@ -141,15 +193,9 @@ pub(crate) struct PvwaUser {
     pub(crate) password: SecretString,
     /// The Vault authorization "Add Safes" (always held by `Administrator`).
     pub(crate) add_safes: bool,
-}
-
-pub(crate) struct Session {
-    pub(crate) user: String,
-    /// When the session was opened (epoch seconds; `LastSuccessfulLoginDate` of `LoginsInfo`).
-    pub(crate) logged_on: i64,
-    pub(crate) last_used: Instant,
-    /// Absolute end of an ISPSS platform token's life.
-    pub(crate) expires: Option<Instant>,
+    pub(crate) auth_type: AuthType,
+    /// The passcode a RADIUS challenge asks for.
+    pub(crate) radius_otp: Option<SecretString>,
 }
 
 /// The kind of principal asking for safe permissions.
@@ -157,6 +203,7 @@ pub(crate) struct Session {
 pub(crate) enum Principal<'a> {
     User(&'a str),
     App(&'a str),
+    Provider(&'a str),
 }
 
 pub(crate) fn now_epoch() -> i64 {
@@ -166,30 +213,6 @@ pub(crate) fn now_epoch() -> i64 {
 /// Now in epoch microseconds (safe `lastModificationTime`).
 pub(crate) fn now_micros() -> i64 {
     jiff::Timestamp::now().as_microsecond()
-}
-
-/// A random password: 20 characters, letters, digits and a few symbols, never a digit first or
-/// last (as the CPM's default password policy).
-pub(crate) fn random_password() -> String {
-    const CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!#*-_.@^~";
-    const LETTERS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-    let mut rng = rand::rng();
-    (0..20)
-        .map(|i| {
-            let set = if i == 0 || i == 19 { LETTERS } else { CHARS };
-            set[rng.random_range(0..set.len())] as char
-        })
-        .collect()
-}
-
-/// A random Atlassian-style API token.
-pub(crate) fn random_api_token() -> String {
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut rng = rand::rng();
-    let body: String = (0..180)
-        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
-        .collect();
-    format!("ATATT3xFfGF0{body}")
 }
 
 impl Vault {
@@ -215,6 +238,12 @@ impl Vault {
             .any(|(g, _)| g.eq_ignore_ascii_case(name))
         {
             Some(MemberType::Group)
+        } else if self
+            .provider_user
+            .as_deref()
+            .is_some_and(|p| p.eq_ignore_ascii_case(name))
+        {
+            Some(MemberType::Provider)
         } else {
             None
         }
@@ -237,6 +266,7 @@ impl Vault {
                 (MemberType::User, Principal::User(u)) => m.name.eq_ignore_ascii_case(u),
                 (MemberType::App, Principal::App(a)) => m.name.eq_ignore_ascii_case(a),
                 (MemberType::Group, Principal::User(u)) => self.in_group(&m.name, u),
+                (MemberType::Provider, Principal::Provider(p)) => m.name.eq_ignore_ascii_case(p),
                 _ => false,
             };
             if applies {
@@ -263,35 +293,41 @@ impl Vault {
             .iter_mut()
             .find(|u| u.username.eq_ignore_ascii_case(name))
     }
+}
 
-    /// Checks a PVWA password.
-    pub(crate) fn check_password(&self, name: &str, password: &str) -> Option<String> {
-        self.users
-            .iter()
-            .find(|u| u.username.eq_ignore_ascii_case(name))
-            .filter(|u| constant_time_eq(u.password.expose_secret(), password))
-            .map(|u| u.username.clone())
+impl Vault {
+    /// Records an activity on account `i` and in the Vault-wide log.
+    pub(crate) fn log(&mut self, i: usize, activity: Activity) {
+        let a = &mut self.accounts[i];
+        self.audit.push(AuditRecord {
+            activity: activity.clone(),
+            account_id: Some(a.id.clone()),
+            safe: Some(a.safe.clone()),
+            object: Some(a.name.clone()),
+        });
+        a.activities.push(activity);
     }
 
-    /// Resolves a session token, refreshing its inactivity clock. Expired tokens are dropped.
-    pub(crate) fn session_user(&mut self, token: &str) -> Option<String> {
-        let timeout = self.session_timeout;
-        let session = self.sessions.get_mut(token)?;
-        let now = Instant::now();
-        if session.last_used.elapsed() >= timeout || session.expires.is_some_and(|e| e <= now) {
-            self.sessions.remove(token);
-            return None;
-        }
-        session.last_used = now;
-        Some(session.user.clone())
+    /// Records an activity that concerns no account (a logon) in the Vault-wide log.
+    pub(crate) fn log_event(&mut self, activity: Activity) {
+        self.audit.push(AuditRecord {
+            activity,
+            account_id: None,
+            safe: None,
+            object: None,
+        });
+    }
+
+    /// The `exclusive` and `requireReason` flags of a platform (both false when unknown).
+    pub(crate) fn platform_flags(&self, platform_id: &str) -> (bool, bool) {
+        self.platforms
+            .iter()
+            .find(|p| p.id.eq_ignore_ascii_case(platform_id))
+            .map_or((false, false), |p| (p.exclusive, p.require_reason))
     }
 }
 
 impl Account {
-    pub(crate) fn log(&mut self, activity: Activity) {
-        self.activities.push(activity);
-    }
-
     /// The id the next secret version gets.
     pub(crate) fn next_version_id(&self) -> u32 {
         self.versions.last().map_or(1, |v| v.id + 1)
@@ -337,27 +373,9 @@ impl App {
     }
 }
 
-pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_never_start_or_end_with_a_digit() {
-        for _ in 0..200 {
-            let p = random_password();
-            assert_eq!(p.len(), 20);
-            assert!(!p.starts_with(|c: char| c.is_ascii_digit()));
-            assert!(!p.ends_with(|c: char| c.is_ascii_digit()));
-        }
-    }
 
     #[test]
     fn localhost_allows_loopback_only() {
@@ -367,6 +385,7 @@ mod tests {
             cert_subject_cn: None,
             cert_serial: None,
             disabled: false,
+            expires: None,
         };
         assert!(app.machine_allowed("127.0.0.1".parse().unwrap()));
         assert!(!app.machine_allowed("10.0.0.1".parse().unwrap()));

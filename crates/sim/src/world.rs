@@ -12,14 +12,15 @@ use secrecy::SecretString;
 use tokio::sync::mpsc;
 use zeroize::Zeroizing;
 
+use crate::activity::AuditLog;
 use crate::error::SimError;
 use crate::faults::{FaultState, Faults};
 use crate::seed::Seed;
 use crate::state::{
-    self, Account, App, CpmState, FIRST_SAFE_NUMBER, Link, Member, PvwaUser, Safe, SecretVersion,
-    Vault,
+    self, Account, App, CpmState, FIRST_SAFE_NUMBER, Link, Member, Platform, PvwaUser, Safe,
+    SecretVersion, Vault,
 };
-use crate::wiki::{self, Page, Space, Version, Wiki, WikiUser};
+use crate::wiki::Wiki;
 
 /// What the simulated CPM is asked to do.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -27,6 +28,17 @@ pub(crate) enum CpmTask {
     Change,
     Verify,
     Reconcile,
+}
+
+impl CpmTask {
+    /// The CPM's task name (`LastTask`, saved filters).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            CpmTask::Change => "ChangeTask",
+            CpmTask::Verify => "VerifyTask",
+            CpmTask::Reconcile => "ReconcileTask",
+        }
+    }
 }
 
 /// A request for the simulated CPM.
@@ -88,6 +100,14 @@ impl World {
         };
     }
 
+    /// Moves the load balancer to the next PVWA node, which knows none of the tokens the earlier
+    /// nodes issued; returns the new node number.
+    pub(crate) fn switch_node(&self) -> u32 {
+        let mut vault = self.vault();
+        vault.lb_node += 1;
+        vault.lb_node
+    }
+
     /// Sets account `i`'s secret (a new version) and the credential it is linked to. Takes the
     /// Vault lock so that it can release it before taking the Confluence lock.
     pub(crate) fn set_account_secret(
@@ -116,7 +136,8 @@ impl World {
     }
 }
 
-fn device_type_for(platform: &str) -> &'static str {
+/// The CCP `DeviceType` a platform id suggests (database, operating system or application).
+pub(crate) fn device_type_for(platform: &str) -> &'static str {
     let p = platform.to_ascii_lowercase();
     if [
         "postgres", "mysql", "oracle", "mssql", "sql", "db2", "mongo",
@@ -196,6 +217,7 @@ pub(crate) fn build(seed: &Seed) -> Result<(Vault, Wiki), SimError> {
             created: now,
             last_modified_us: now_us,
             members,
+            next_account: s.accounts.len() as u32 + 1,
         });
         for (n, a) in s.accounts.iter().enumerate() {
             let (link, slot, fresh): (_, _, fn() -> String) = match &a.secret_of {
@@ -269,8 +291,16 @@ pub(crate) fn build(seed: &Seed) -> Result<(Vault, Wiki), SimError> {
                     .clone()
                     .unwrap_or_else(|| device_type_for(&a.platform_id).to_string()),
                 automatic_management: a.automatic_management_enabled,
+                manual_reason: if a.automatic_management_enabled {
+                    String::new()
+                } else {
+                    "No Reason".into()
+                },
+                remote_machines: String::new(),
+                restrict_remote: false,
                 created: now,
                 last_modified: now,
+                category_modified: now,
                 cpm: CpmState::default(),
                 link,
                 activities: Vec::new(),
@@ -290,6 +320,8 @@ pub(crate) fn build(seed: &Seed) -> Result<(Vault, Wiki), SimError> {
                 username: u.username.clone(),
                 password: SecretString::from(pw),
                 add_safes: u.add_safes || u.username.eq_ignore_ascii_case("Administrator"),
+                auth_type: u.auth_type,
+                radius_otp: u.radius_otp.as_deref().map(SecretString::from),
             }
         })
         .collect();
@@ -302,6 +334,10 @@ pub(crate) fn build(seed: &Seed) -> Result<(Vault, Wiki), SimError> {
             cert_subject_cn: a.cert_subject_cn.clone(),
             cert_serial: a.cert_serial.clone(),
             disabled: a.disabled,
+            expires: a
+                .expiration_date
+                .as_deref()
+                .and_then(crate::seed::parse_expiration),
         })
         .collect();
     let groups: Vec<(String, Vec<String>)> = seed
@@ -321,73 +357,22 @@ pub(crate) fn build(seed: &Seed) -> Result<(Vault, Wiki), SimError> {
         bearer_only: false,
         next_safe_number: FIRST_SAFE_NUMBER + seed.safes.len() as u32,
         next_member_id: 200 + member_ids + 1,
+        platforms: seed
+            .platforms
+            .iter()
+            .map(|p| Platform {
+                id: p.id.clone(),
+                exclusive: p.exclusive,
+                require_reason: p.require_reason,
+            })
+            .collect(),
+        audit: AuditLog::default(),
+        lb_node: 1,
+        radius_challenges: HashMap::new(),
+        ispss_subdomain: seed.ispss_subdomain.clone(),
+        provider_user: seed.provider_user.clone(),
     };
 
-    let mut wiki = Wiki::new();
-    for u in &seed.confluence_users {
-        let key = u.email.to_ascii_lowercase();
-        let mut token = conf_tok
-            .get(&key)
-            .and_then(|t| t.as_ref().map(|t| t.to_string()));
-        if token.is_none() && u.email.eq_ignore_ascii_case(&seed.bridge.confluence_user) {
-            token = Some(state::random_api_token());
-        }
-        wiki.users.push(WikiUser {
-            email: u.email.clone(),
-            display_name: u.display_name.clone(),
-            account_id: u
-                .account_id
-                .clone()
-                .unwrap_or_else(|| wiki::account_id_for(&u.email)),
-            token: token.map(SecretString::from),
-        });
-    }
-    let first_author = wiki
-        .users
-        .first()
-        .map(|u| u.account_id.clone())
-        .unwrap_or_default();
-    let created = wiki::timestamp();
-    for s in &seed.spaces {
-        let id = wiki.next_space_id();
-        wiki.spaces.push(Space {
-            id,
-            key: s.key.clone(),
-            name: s.name.clone(),
-            description: s.description.clone(),
-            author_id: first_author.clone(),
-            created_at: created.clone(),
-        });
-    }
-    for p in &seed.pages {
-        let space_id = wiki
-            .spaces
-            .iter()
-            .find(|s| s.key == p.space)
-            .map(|s| s.id)
-            .ok_or_else(|| SimError::SeedInvalid(format!("page {}: unknown space", p.title)))?;
-        let author = p
-            .author
-            .as_deref()
-            .and_then(|a| wiki.account_id(a))
-            .map(str::to_string)
-            .unwrap_or_else(|| first_author.clone());
-        let id = wiki.next_content_id();
-        wiki.pages.push(Page {
-            id,
-            space_id,
-            author_id: author.clone(),
-            created_at: created.clone(),
-            versions: vec![Version {
-                number: 1,
-                created_at: created.clone(),
-                message: String::new(),
-                minor_edit: false,
-                author_id: author,
-                title: p.title.clone(),
-                body: p.body.clone(),
-            }],
-        });
-    }
+    let wiki = crate::wiki_build::build(seed, &conf_tok)?;
     Ok((vault, wiki))
 }

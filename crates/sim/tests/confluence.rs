@@ -1,255 +1,195 @@
-//! Confluence Cloud simulator: pages with storage bodies, filters, paging, version conflicts,
-//! spaces and footer comments.
+//! The Confluence simulator over HTTPS: Cloud REST v2 and v1 on the site, the API gateway, the
+//! Data Center flavour, permissions and restrictions, CQL, and Confluence fault injection. One
+//! test binary; the parts live in `tests/confluence/`.
 
 mod common;
 
-use common::*;
-use serde_json::{Value, json};
+#[path = "confluence/cql.rs"]
+mod cql;
+#[path = "confluence/faults.rs"]
+mod faults;
+#[path = "confluence/hosts.rs"]
+mod hosts;
+#[path = "confluence/page_parts.rs"]
+mod page_parts;
+#[path = "confluence/pages.rs"]
+mod pages;
+#[path = "confluence/permissions.rs"]
+mod permissions;
+#[path = "confluence/v1.rs"]
+mod v1;
 
-struct Wiki {
-    c: reqwest::Client,
-    api: String,
-    user: String,
-    token: String,
+use common::{Sim, client, start_with};
+use reqwest::Method;
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+/// Users, spaces and pages added to the demo seed for these tests.
+const USERS: &[(&str, &str)] = &[
+    (
+        "  - email: alice@example.com\n    displayName: Alice Martin\n",
+        "    apiToken: alice-token-1\n    password: alice-pass-1\n    pat: alice-pat-1\n",
+    ),
+    (
+        "  - email: bob@example.com\n    displayName: Bob Chen\n",
+        "    apiToken: bob-token-1\n    username: bchen\n    pat: bob-pat-1\n",
+    ),
+    (
+        "  - email: arkbridge@example.com\n    displayName: arkbridge service\n",
+        "    scopedTokens:\n      - { token: scoped-all-1 }\n      - { token: scoped-read-1, scopes: [read:page:confluence] }\n    oauthTokens:\n      - { token: oauth-search-1, scopes: [search:confluence, read:space:confluence] }\n",
+    ),
+];
+
+const SPACES: &str = "  - key: SEC
+    name: Security
+    permissions:
+      - { group: platform-admins, grant: [view, edit, comment] }
+      - { user: bob@example.com, grant: [view] }
+  - key: BULK
+    name: Bulk pages
+    generate: { count: 300, title: \"Bulk page {n}\", labels: [bulk] }
+";
+
+const PAGES: &str = "  - space: OPS
+    title: Admins only
+    author: alice@example.com
+    body: <p>Only platform admins may read this.</p>
+    restrictions: { read: { groups: [platform-admins] } }
+  - space: OPS
+    title: Admins child
+    author: bob@example.com
+    parent: Admins only
+    body: <p>Inherits the read restriction of its parent.</p>
+  - space: OPS
+    title: Locked runbook
+    author: carol@example.com
+    labels: [runbook]
+    body: <p>Only Alice may edit this.</p>
+    restrictions: { update: { users: [alice@example.com] } }
+    properties: { arkbridge.binding: { safe: Prod-DB } }
+    attachments:
+      - { filename: notes.txt, content: \"rotate quarterly\" }
+  - space: SEC
+    title: Incident keys
+    created: 2024-01-15
+    body: <p>Break-glass procedure.</p>
+";
+
+/// The demo seed with the users, spaces and pages above.
+pub fn seed() -> String {
+    let mut text = common::with_admin_password(arkbridge_sim::DEMO_SEED);
+    for (anchor, extra) in USERS {
+        text = text.replacen(anchor, &format!("{anchor}{extra}"), 1);
+    }
+    text = text.replacen("\nspaces:\n", &format!("\nspaces:\n{SPACES}"), 1);
+    text.replacen("\npages:\n", &format!("\npages:\n{PAGES}"), 1)
 }
 
-impl Wiki {
-    fn new(sim: &Sim) -> Wiki {
+pub async fn sim() -> Sim {
+    start_with(Some(&seed()), std::time::Duration::from_millis(20)).await
+}
+
+/// How a test client authenticates.
+#[derive(Clone)]
+pub enum Auth {
+    Basic(String, String),
+    Bearer(String),
+    None,
+}
+
+/// A small Confluence client: every call returns the status, the headers and the JSON body
+/// (`Null` when empty or not JSON).
+#[derive(Clone)]
+pub struct Api {
+    pub c: reqwest::Client,
+    pub origin: String,
+    pub auth: Auth,
+}
+
+impl Api {
+    /// The bridge's own user on the Cloud site.
+    pub fn bridge(sim: &Sim) -> Api {
         let info = sim.info();
-        Wiki {
-            c: client(info, false),
-            api: format!("{}/wiki/api/v2", info.confluence_url),
-            user: info.confluence_user.clone(),
-            token: info.confluence_token.clone(),
+        Api::with(
+            sim,
+            Auth::Basic(info.confluence_user.clone(), info.confluence_token.clone()),
+        )
+    }
+
+    pub fn with(sim: &Sim, auth: Auth) -> Api {
+        Api {
+            c: client(sim.info(), false),
+            origin: sim.info().confluence_url.clone(),
+            auth,
         }
     }
 
-    async fn get(&self, path: &str) -> (u16, reqwest::header::HeaderMap, Value) {
-        let r = self
-            .c
-            .get(format!("{}{path}", self.api))
-            .basic_auth(&self.user, Some(&self.token))
-            .send()
-            .await
-            .unwrap();
-        let (s, h) = (r.status().as_u16(), r.headers().clone());
-        (s, h, r.json().await.unwrap())
+    pub fn basic(sim: &Sim, user: &str, secret: &str) -> Api {
+        Api::with(sim, Auth::Basic(user.into(), secret.into()))
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> reqwest::Response {
-        self.c
-            .request(method, format!("{}{path}", self.api))
-            .basic_auth(&self.user, Some(&self.token))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, HeaderMap, Value) {
+        let mut req = self.c.request(method, format!("{}{path}", self.origin));
+        req = match &self.auth {
+            Auth::Basic(u, p) => req.basic_auth(u, Some(p)),
+            Auth::Bearer(t) => req.bearer_auth(t),
+            Auth::None => req,
+        };
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.unwrap();
+        (
+            status,
+            headers,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
-}
 
-const RESTART_SCRIPT: &str = "#!/usr/bin/env bash\n# arkbridge: mode write\n# arkbridge: timeout 2m\n# arkbridge: secret DB_PASSWORD cyberark://Prod-DB/payments-db\necho \"Restarting payments-api with DB_PASSWORD=$DB_PASSWORD\"\necho \"payments-api restarted\"";
+    pub async fn get(&self, path: &str) -> (u16, HeaderMap, Value) {
+        self.call(Method::GET, path, None).await
+    }
 
-#[tokio::test]
-async fn pages_spaces_and_auth() {
-    let sim = start().await;
-    let w = Wiki::new(&sim);
+    /// GET that must answer 200; returns the body.
+    pub async fn ok(&self, path: &str) -> Value {
+        let (s, _, b) = self.get(path).await;
+        assert_eq!(s, 200, "GET {path}: {b}");
+        b
+    }
 
-    let r = w.c.get(format!("{}/pages", w.api)).send().await.unwrap();
-    assert_eq!(r.status(), 401);
-    let r =
-        w.c.get(format!("{}/pages", w.api))
-            .basic_auth(&w.user, Some("wrong"))
-            .send()
-            .await
-            .unwrap();
-    assert_eq!(r.status(), 401);
-
-    let (s, _, spaces) = w.get("/spaces?keys=OPS").await;
-    assert_eq!(s, 200);
-    let space = &spaces["results"][0];
-    assert_eq!(space["key"], "OPS");
-    assert_eq!(space["name"], "Operations");
-    let space_id = space["id"].as_str().unwrap().to_string();
-    let (s, _, single) = w.get(&format!("/spaces/{space_id}")).await;
-    assert_eq!(s, 200);
-    assert!(
-        single["_links"]["base"]
+    /// The id of the page titled `title` (v2 list), as the bridge's user.
+    pub async fn page_id(&self, title: &str) -> String {
+        let q: String = url::form_urlencoded::byte_serialize(title.as_bytes()).collect();
+        let b = self.ok(&format!("/wiki/api/v2/pages?title={q}")).await;
+        b["results"][0]["id"]
             .as_str()
-            .unwrap()
-            .ends_with("/wiki")
-    );
-
-    let (s, _, list) = w
-        .get(&format!(
-            "/pages?space-id={space_id}&title=Restart%20payments%20API&body-format=storage"
-        ))
-        .await;
-    assert_eq!(s, 200);
-    let results = list["results"].as_array().unwrap();
-    assert_eq!(results.len(), 1);
-    assert!(list["_links"].get("next").is_none());
-    let id = results[0]["id"].as_str().unwrap().to_string();
-    assert!(id.parse::<u64>().is_ok());
-
-    let (s, _, page) = w.get(&format!("/pages/{id}?body-format=storage")).await;
-    assert_eq!(s, 200);
-    assert_eq!(page["title"], "Restart payments API");
-    assert_eq!(page["spaceId"], space_id.as_str());
-    assert_eq!(page["version"]["number"], 1);
-    assert_eq!(page["body"]["storage"]["representation"], "storage");
-    let value = page["body"]["storage"]["value"].as_str().unwrap();
-    assert!(
-        value.contains(&format!(
-            "<ac:plain-text-body><![CDATA[{RESTART_SCRIPT}]]></ac:plain-text-body>"
-        )),
-        "{value}"
-    );
-    assert!(value.contains("<ac:parameter ac:name=\"title\">arkbridge: restart</ac:parameter>"));
-    assert!(page["_links"]["base"].is_string());
-
-    let (_, _, no_body) = w.get(&format!("/pages/{id}")).await;
-    assert!(no_body["body"].get("storage").is_none());
-
-    let (s, _, missing) = w.get("/pages/1").await;
-    assert_eq!(s, 404);
-    assert_eq!(missing["errors"][0]["status"], 404);
-    assert_eq!(missing["errors"][0]["code"], "NOT_FOUND");
-    assert!(missing["errors"][0]["detail"].is_null());
-
-    // Cursor paging over the three demo pages.
-    let (_, headers, first) = w.get("/pages?limit=2").await;
-    assert_eq!(first["results"].as_array().unwrap().len(), 2);
-    let next = first["_links"]["next"].as_str().unwrap().to_string();
-    assert!(next.starts_with("/wiki/api/v2/pages?"), "{next}");
-    let link = headers.get("link").unwrap().to_str().unwrap();
-    assert!(link.contains(&format!("<{next}>; rel=\"next\"")), "{link}");
-    let (_, _, second) = w.get(next.trim_start_matches("/wiki/api/v2")).await;
-    assert_eq!(second["results"].as_array().unwrap().len(), 1);
-    assert!(second["_links"].get("next").is_none());
-    sim.handle.shutdown().await;
+            .unwrap_or_else(|| panic!("no page {title}: {b}"))
+            .to_string()
+    }
 }
 
-#[tokio::test]
-async fn update_needs_the_next_version_and_keeps_history() {
-    let sim = start().await;
-    let w = Wiki::new(&sim);
-    let (_, _, list) = w
-        .get("/pages?title=Legacy%20DB%20notes&body-format=storage")
-        .await;
-    let page = &list["results"][0];
-    let id = page["id"].as_str().unwrap().to_string();
-    let old_body = page["body"]["storage"]["value"]
-        .as_str()
-        .unwrap()
-        .to_string();
+/// The `results` of a list body, as a vector.
+pub fn results(body: &Value) -> Vec<Value> {
+    body["results"].as_array().cloned().unwrap_or_default()
+}
 
-    let update = |n: u64| {
-        json!({
-            "id": id, "status": "current", "title": "Legacy DB notes",
-            "body": {"representation": "storage", "value": "<p>Cleaned up.</p>"},
-            "version": {"number": n, "message": "remove secrets"}
+/// The titles in a v2 list or v1 content list body.
+pub fn titles(body: &Value) -> Vec<String> {
+    results(body)
+        .iter()
+        .map(|r| {
+            r.get("content").unwrap_or(r)["title"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
         })
-    };
-    let r = w
-        .send(reqwest::Method::PUT, &format!("/pages/{id}"), update(1))
-        .await;
-    assert_eq!(r.status(), 409);
-    let b: Value = r.json().await.unwrap();
-    assert_eq!(
-        b,
-        json!({"errors": [{"status": 409, "code": "CONFLICT", "title": "Version must be incremented when updating a page. Current Version: [1]. Provided version: [1]", "detail": null}]})
-    );
-    let r = w
-        .send(reqwest::Method::PUT, &format!("/pages/{id}"), update(2))
-        .await;
-    assert_eq!(r.status(), 200);
-    let b: Value = r.json().await.unwrap();
-    assert_eq!(b["version"]["number"], 2);
-    assert_eq!(b["version"]["message"], "remove secrets");
-
-    let (_, _, now) = w.get(&format!("/pages/{id}?body-format=storage")).await;
-    assert_eq!(now["body"]["storage"]["value"], "<p>Cleaned up.</p>");
-    let (_, _, old) = w
-        .get(&format!("/pages/{id}?body-format=storage&version=1"))
-        .await;
-    assert_eq!(old["body"]["storage"]["value"], old_body.as_str());
-    assert_eq!(old["version"]["number"], 1);
-
-    // Nested body form, and an unsplit CDATA end is refused like Confluence does.
-    let nested = json!({
-        "id": id, "status": "current", "title": "Legacy DB notes",
-        "body": {"storage": {"representation": "storage", "value": "<p>a ]]> b</p>"}},
-        "version": {"number": 3}
-    });
-    let r = w
-        .send(reqwest::Method::PUT, &format!("/pages/{id}"), nested)
-        .await;
-    assert_eq!(r.status(), 400);
-    sim.handle.shutdown().await;
-}
-
-#[tokio::test]
-async fn footer_comments_are_created_and_listed() {
-    let sim = start().await;
-    let w = Wiki::new(&sim);
-    let (_, _, list) = w.get("/pages?title=Payments%20DB%20health").await;
-    let page_id = list["results"][0]["id"].as_str().unwrap().to_string();
-    let r = w
-        .send(
-            reqwest::Method::POST,
-            "/footer-comments",
-            json!({"pageId": page_id, "body": {"representation": "storage", "value": "<p>Run 7: ok</p>"}}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    let location = r
-        .headers()
-        .get("location")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
-    let c: Value = r.json().await.unwrap();
-    let cid = c["id"].as_str().unwrap();
-    assert!(
-        location.ends_with(&format!("/wiki/api/v2/footer-comments/{cid}")),
-        "{location}"
-    );
-    assert_eq!(c["pageId"], page_id.as_str());
-    assert_eq!(c["body"]["storage"]["value"], "<p>Run 7: ok</p>");
-    assert_eq!(c["version"]["number"], 1);
-
-    // The author is the basic-auth user.
-    let author = c["version"]["authorId"].as_str().unwrap().to_string();
-    let r = w
-        .send(
-            reqwest::Method::POST,
-            "/users-bulk",
-            json!({"accountIds": [author]}),
-        )
-        .await;
-    let users: Value = r.json().await.unwrap();
-    assert_eq!(users["results"][0]["email"], "arkbridge@example.com");
-
-    let (s, _, comments) = w
-        .get(&format!(
-            "/pages/{page_id}/footer-comments?body-format=storage"
-        ))
-        .await;
-    assert_eq!(s, 200);
-    assert_eq!(comments["results"][0]["id"], cid);
-    assert_eq!(
-        comments["results"][0]["body"]["storage"]["value"],
-        "<p>Run 7: ok</p>"
-    );
-
-    let r = w
-        .send(
-            reqwest::Method::POST,
-            "/footer-comments",
-            json!({"pageId": "1", "body": {"representation": "storage", "value": "<p>x</p>"}}),
-        )
-        .await;
-    assert_eq!(r.status(), 404);
-    sim.handle.shutdown().await;
+        .collect()
 }

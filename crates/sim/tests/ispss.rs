@@ -102,3 +102,36 @@ async fn bearer_only_mode_refuses_raw_tokens() {
     );
     sim.handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn platform_discovery_points_at_the_simulator_for_the_seed_subdomain() {
+    let seed = arkbridge_sim::DEMO_SEED.replacen(
+        "pvwaUsers:\n",
+        "ispssSubdomain: acme\n\npvwaUsers:\n",
+        1,
+    );
+    let sim = start_with(Some(&seed), std::time::Duration::from_millis(20)).await;
+    let info = sim.info();
+    let c = client(info, false);
+    let url = |sub: &str| format!("{}/api/v2/services/subdomain/{sub}", info.pvwa_url);
+    let r = c.get(url("ACME")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let d: Value = r.json().await.unwrap();
+    // psPAS reads pcloud.api and identity_user_portal.api; others identity_administration.api.
+    for service in ["pcloud", "identity_user_portal", "identity_administration"] {
+        assert_eq!(d[service]["api"], info.pvwa_url.as_str(), "{service}");
+    }
+    // The identity URL it names issues platform tokens.
+    let identity = d["identity_user_portal"]["api"].as_str().unwrap();
+    let r = c
+        .post(format!("{identity}/OAuth2/PlatformToken"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form(&info.pvwa_user, &info.pvwa_password))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c.get(url("someone-else")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    sim.handle.shutdown().await;
+}

@@ -178,7 +178,7 @@ async fn set_next_password_update_and_versions() {
     )
     .await;
     assert_eq!(s, 200);
-    let versions = v["versions"].as_array().unwrap();
+    let versions = v["Versions"].as_array().unwrap();
     let ids: Vec<u64> = versions
         .iter()
         .filter_map(|x| x["versionID"].as_u64())
@@ -267,7 +267,7 @@ async fn a_running_change_shows_a_temporary_version() {
         async move {
             let path = "Accounts/21_1/Secret/Versions?showTemporary=true";
             let (_, v) = pvwa(&c, info, Method::GET, path, &t, None).await;
-            v["versions"][0]["isTemporary"] == true
+            v["Versions"][0]["isTemporary"] == true
         }
     })
     .await;
@@ -280,8 +280,42 @@ async fn a_running_change_shows_a_temporary_version() {
         None,
     )
     .await;
-    assert_eq!(v["versions"].as_array().map(Vec::len), Some(1));
+    assert_eq!(v["Versions"].as_array().map(Vec::len), Some(1));
     let (_, a) = pvwa(&c, info, Method::GET, "Accounts/21_1", &adm, None).await;
     assert_eq!(a["secretManagement"]["status"], "inProcess");
+    sim.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn secret_versions_use_the_casing_aiobastion_and_pspas_read() {
+    // aiobastion reads `["Versions"]` and `v["versionID"]`; psPAS reads `$result.Versions`
+    // (case-insensitive). The reference leaves the casing unverified; the simulator answers
+    // with exactly one spelling, as an ASP.NET PVWA would.
+    let sim = start_with(Some(&ops_seed()), Duration::from_millis(20)).await;
+    let info = sim.info();
+    let c = client(info, false);
+    let adm = logon(&c, info, "Administrator", ADMIN_PASSWORD, true).await;
+    let r = c
+        .get(format!(
+            "{}/PasswordVault/API/Accounts/21_1/Secret/Versions/",
+            info.pvwa_url
+        ))
+        .header("Authorization", &adm)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["Versions"]);
+    let first = v["Versions"][0].as_object().unwrap();
+    let mut fields: Vec<&str> = first.keys().map(String::as_str).collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        ["isTemporary", "modificationDate", "modifiedBy", "versionID"]
+    );
+    assert_eq!(first["versionID"], 1);
+    assert!(first["modificationDate"].is_i64());
     sim.handle.shutdown().await;
 }

@@ -1,18 +1,30 @@
-//! The bridge's durable state: runs, credential leases, approvals and the audit chain.
+//! The bridge's durable state: runs, credential leases, approvals and the audit log.
 //!
 //! [`Store`] is the interface the rest of arkbridge uses; [`SqliteStore`] is the embedded
 //! default (SQLite in WAL mode). A PostgreSQL backend implements the same trait, so callers do not
 //! change. No table holds a secret value: leases name accounts, never their content.
+//!
+//! The audit log is append-only: each record is stored in canonical form with its Merkle leaf
+//! hash and the interior nodes it completes (`arkbridge_core::audit::tree`), next to the signed
+//! checkpoints over it and the forwarding cursors. Appends are serialised by the database's write
+//! lock and grouped into shared transactions when callers append concurrently.
 
+mod audit_migrate;
+mod audit_model;
+mod group_commit;
 mod model;
 mod sqlite;
+mod sqlite_audit;
 
 use std::future::Future;
 
+pub use audit_model::{AuditFilter, NewCheckpoint, StoredCheckpoint, StoredLeaf};
 pub use model::{ApprovalRecord, Lease, LeaseState, NewApproval, NewLease, RunRecord, RunStatus};
 pub use sqlite::SqliteStore;
 
+use arkbridge_core::audit::tree::NodeId;
 use arkbridge_core::audit::{AuditEvent, AuditRecord};
+use arkbridge_core::merkle::Hash;
 
 /// A store failure. The message names the operation; it never holds a secret (none is stored).
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +42,17 @@ pub enum StoreError {
     Corrupt { what: &'static str, value: String },
     #[error("no {what} with id {id}")]
     NotFound { what: &'static str, id: String },
+    /// A compare-and-set lost: someone else changed the row first (e.g. two checkpoint writers).
+    #[error("{0}")]
+    Conflict(String),
+    /// The caller's append was cancelled together with the transaction carrying it; the record
+    /// may or may not have been stored.
+    #[error("the audit append was interrupted before it was known to be stored")]
+    Interrupted,
+    /// The transaction that carried this append (and others, grouped) failed; nothing of it was
+    /// stored.
+    #[error("audit append failed: {0}")]
+    AppendFailed(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -93,12 +116,56 @@ pub trait Store: Send + Sync + 'static {
     /// Every `(safe, member)` arkbridge added and has not removed.
     fn managed_members(&self) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
 
-    /// Appends an event to the audit chain, atomically with respect to other appenders.
+    /// Appends an event to the audit log and returns it once it is durable. Concurrent appends
+    /// may share one transaction (group commit); each caller still gets its own record.
     fn append_audit(&self, event: AuditEvent) -> impl Future<Output = Result<AuditRecord>> + Send;
+    /// Appends several events in one transaction, in order: all or none.
+    fn append_audit_batch(
+        &self,
+        events: Vec<AuditEvent>,
+    ) -> impl Future<Output = Result<Vec<AuditRecord>>> + Send;
+    /// Log before act: moves lease `lease_id` from `requested` to `issued` and appends `event`
+    /// (the `credential.issued` record) in one transaction. The credential may be handed over
+    /// only once this returns `Ok`; on an error neither change is stored.
+    fn issue_credential(
+        &self,
+        lease_id: i64,
+        event: AuditEvent,
+    ) -> impl Future<Output = Result<AuditRecord>> + Send;
     /// Audit records with `seq > after`, in order, at most `limit`.
     fn audit_records(
         &self,
         after: i64,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<AuditRecord>>> + Send;
+    /// Audit records matching `filter` with `seq > after`, in order, at most `limit`.
+    fn audit_query(
+        &self,
+        filter: &AuditFilter,
+        after: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<AuditRecord>>> + Send;
+    /// Audit rows exactly as stored (not parsed), with `seq > after`, in order: what a verifier
+    /// reads.
+    fn audit_leaves(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<StoredLeaf>>> + Send;
+    /// The number of audit records (the highest seq).
+    fn audit_size(&self) -> impl Future<Output = Result<u64>> + Send;
+    /// The stored Merkle nodes `(level, index)`, in the order asked.
+    fn audit_nodes(&self, ids: &[NodeId]) -> impl Future<Output = Result<Vec<Hash>>> + Send;
+    /// Every checkpoint, oldest first.
+    fn audit_checkpoints(&self) -> impl Future<Output = Result<Vec<StoredCheckpoint>>> + Send;
+    /// Stores a checkpoint if the latest one is still `checkpoint.prev_id` (else
+    /// [`StoreError::Conflict`]), so two writers cannot fork the checkpoint chain.
+    fn add_checkpoint(
+        &self,
+        checkpoint: &NewCheckpoint,
+    ) -> impl Future<Output = Result<StoredCheckpoint>> + Send;
+    /// Where consumer `name` stands (0 before it has taken anything).
+    fn audit_cursor(&self, name: &str) -> impl Future<Output = Result<i64>> + Send;
+    /// Moves consumer `name` to `seq`, durably.
+    fn set_audit_cursor(&self, name: &str, seq: i64) -> impl Future<Output = Result<()>> + Send;
 }

@@ -1,24 +1,32 @@
 //! The embedded SQLite store (WAL mode, migrations embedded in the binary).
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use arkbridge_core::audit::{AuditEvent, AuditRecord, next_record};
+use arkbridge_core::audit::tree::NodeId;
+use arkbridge_core::audit::{AuditEvent, AuditRecord};
+use arkbridge_core::merkle::Hash;
 use sqlx::Row;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
 
+use crate::group_commit::GroupCommit;
+use crate::sqlite_audit::{append_in, begin_append};
 use crate::{
-    ApprovalRecord, Lease, LeaseState, NewApproval, NewLease, Result, RunRecord, RunStatus, Store,
-    StoreError,
+    ApprovalRecord, AuditFilter, Lease, LeaseState, NewApproval, NewCheckpoint, NewLease, Result,
+    RunRecord, RunStatus, Store, StoreError, StoredCheckpoint, StoredLeaf, audit_migrate,
+    sqlite_audit,
 };
 
 /// SQLite behind the [`Store`] trait.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Shared by every clone, so that all appends of one store are grouped together.
+    commit: Arc<GroupCommit>,
 }
 
 fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
@@ -44,17 +52,11 @@ impl SqliteStore {
                 source,
             })?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool })
-    }
-
-    /// Starts a transaction that may append to the audit chain. BEGIN IMMEDIATE takes the write
-    /// lock first, so two appenders (even in two processes) can never read the same head and
-    /// fork the chain.
-    async fn begin_append(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        self.pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(q("begin audit append"))
+        audit_migrate::finish_v1_migration(&pool).await?;
+        Ok(SqliteStore {
+            pool,
+            commit: Arc::default(),
+        })
     }
 
     /// Closes the pool, checkpointing the WAL.
@@ -94,27 +96,6 @@ fn lease_from_row(r: &SqliteRow) -> Result<Lease> {
         rotation: r.get("rotation"),
         state: parse::<LeaseState>("leases.state", r.get("state"))?,
         error: r.get("error"),
-    })
-}
-
-fn audit_from_row(r: &SqliteRow) -> Result<AuditRecord> {
-    let details: String = r.get("details");
-    let details = serde_json::from_str(&details).map_err(|_| StoreError::Corrupt {
-        what: "audit.details",
-        value: format!("record {}", r.get::<i64, _>("seq")),
-    })?;
-    Ok(AuditRecord {
-        seq: r.get("seq"),
-        event: AuditEvent {
-            ts_micros: r.get("ts_micros"),
-            actor: r.get("actor"),
-            action: r.get("action"),
-            run_id: r.get("run_id"),
-            target: r.get("target"),
-            details,
-        },
-        prev_hash: r.get("prev_hash"),
-        hash: r.get("hash"),
     })
 }
 
@@ -256,20 +237,13 @@ impl Store for SqliteStore {
         rows.iter().map(lease_from_row).collect()
     }
 
-    async fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord> {
-        let mut tx = self.begin_append().await?;
-        let record = append_in(&mut tx, event).await?;
-        tx.commit().await.map_err(q("commit audit append"))?;
-        Ok(record)
-    }
-
     async fn record_approval(
         &self,
         approval: &NewApproval,
         event: AuditEvent,
     ) -> Result<(ApprovalRecord, AuditRecord)> {
-        let mut tx = self.begin_append().await?;
-        let record = append_in(&mut tx, event).await?;
+        let mut tx = begin_append(&self.pool).await?;
+        let record = append_in(&mut tx, vec![event]).await?.remove(0);
         let id: i64 = sqlx::query(
             "INSERT INTO approvals (page_id, block, script_sha256, page_version, approver, \
              created_micros, audit_seq) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -359,45 +333,58 @@ impl Store for SqliteStore {
             .collect())
     }
 
-    async fn audit_records(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>> {
-        let rows = sqlx::query("SELECT * FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2")
-            .bind(after)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("read audit"))?;
-        rows.iter().map(audit_from_row).collect()
+    async fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord> {
+        self.commit.append(&self.pool, event).await
     }
-}
 
-/// Appends `event` after the chain's head, inside a transaction opened by `begin_append`.
-async fn append_in(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-    event: AuditEvent,
-) -> Result<AuditRecord> {
-    let head = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(q("read audit head"))?;
-    let head: Option<(i64, String)> = head.map(|r| (r.get("seq"), r.get("hash")));
-    let record = next_record(head.as_ref().map(|(s, h)| (s, h.as_str())), event);
-    sqlx::query(
-        "INSERT INTO audit (seq, ts_micros, actor, action, run_id, target, details, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(record.seq)
-    .bind(record.event.ts_micros)
-    .bind(&record.event.actor)
-    .bind(&record.event.action)
-    .bind(&record.event.run_id)
-    .bind(&record.event.target)
-    .bind(record.event.details.to_string())
-    .bind(&record.prev_hash)
-    .bind(&record.hash)
-    .execute(&mut **tx)
-    .await
-    .map_err(q("append audit"))?;
-    Ok(record)
+    async fn append_audit_batch(&self, events: Vec<AuditEvent>) -> Result<Vec<AuditRecord>> {
+        sqlite_audit::append_batch(&self.pool, events).await
+    }
+
+    async fn issue_credential(&self, lease_id: i64, event: AuditEvent) -> Result<AuditRecord> {
+        sqlite_audit::issue_credential(&self.pool, lease_id, event).await
+    }
+
+    async fn audit_records(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>> {
+        sqlite_audit::records(&self.pool, after, limit).await
+    }
+
+    async fn audit_query(
+        &self,
+        filter: &AuditFilter,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>> {
+        sqlite_audit::query(&self.pool, filter, after, limit).await
+    }
+
+    async fn audit_leaves(&self, after: i64, limit: i64) -> Result<Vec<StoredLeaf>> {
+        sqlite_audit::leaves(&self.pool, after, limit).await
+    }
+
+    async fn audit_size(&self) -> Result<u64> {
+        sqlite_audit::size(&self.pool).await
+    }
+
+    async fn audit_nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>> {
+        sqlite_audit::node_hashes(&self.pool, ids).await
+    }
+
+    async fn audit_checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
+        sqlite_audit::checkpoints(&self.pool).await
+    }
+
+    async fn add_checkpoint(&self, checkpoint: &NewCheckpoint) -> Result<StoredCheckpoint> {
+        sqlite_audit::add_checkpoint(&self.pool, checkpoint).await
+    }
+
+    async fn audit_cursor(&self, name: &str) -> Result<i64> {
+        sqlite_audit::cursor(&self.pool, name).await
+    }
+
+    async fn set_audit_cursor(&self, name: &str, seq: i64) -> Result<()> {
+        sqlite_audit::set_cursor(&self.pool, name, seq, now_micros()).await
+    }
 }
 
 fn now_micros() -> i64 {
@@ -410,7 +397,8 @@ fn now_micros() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arkbridge_core::audit::verify_chain;
+    use arkbridge_core::audit::tree::Frontier;
+    use arkbridge_core::audit::{Action, Target};
 
     async fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -421,14 +409,10 @@ mod tests {
     }
 
     fn event(i: i64) -> AuditEvent {
-        AuditEvent {
-            ts_micros: i,
-            actor: "alice@example.com".into(),
-            action: "run.requested".into(),
-            run_id: None,
-            target: Some("page:1".into()),
-            details: serde_json::json!({ "i": i }),
-        }
+        AuditEvent::new(Action::RunRequested)
+            .at(i)
+            .target(Target::page("1"))
+            .details(serde_json::json!({ "i": i }))
     }
 
     fn run(id: &str) -> RunRecord {
@@ -448,7 +432,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn concurrent_appends_form_one_chain() {
+    async fn concurrent_appends_form_one_tree() {
         let (_dir, s) = store().await;
         let mut tasks = Vec::new();
         for i in 0..40 {
@@ -461,7 +445,15 @@ mod tests {
             t.await.unwrap();
         }
         let records = s.audit_records(0, 1000).await.unwrap();
-        assert_eq!(verify_chain(records).unwrap().0, 40);
+        let seqs: Vec<i64> = records.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, (1..=40).collect::<Vec<_>>());
+        // The stored right edge folds to the root over every record's leaf hash.
+        let mut f = Frontier::new();
+        for r in &records {
+            f.push(r.leaf_hash());
+        }
+        let edge = s.audit_nodes(&Frontier::positions(40)).await.unwrap();
+        assert_eq!(Frontier::from_roots(40, edge).unwrap().root(), f.root());
         assert_eq!(s.audit_records(38, 10).await.unwrap().len(), 2);
     }
 

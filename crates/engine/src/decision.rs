@@ -1,0 +1,254 @@
+//! Gathering the facts a policy decision needs, then deciding (`arkbridge_core::policy`).
+//!
+//! * the user: verified identity, identity-provider groups, role in the page's space (from the
+//!   space's permissions: the user's own and those of their Confluence groups);
+//! * whether Confluence lets the user view the page (`permission/check`);
+//! * the members of each bound safe, read through the PVWA (rule 4);
+//! * for `write` blocks, the recorded approvals and the block's last editor, found by walking
+//!   the page's versions back to the one that introduced the block's current text (rule 5).
+//!
+//! Anything that cannot be learned stays unknown, and the rule that needs it denies.
+
+use arkbridge_confluence::{Page, PermissionSubject, Space};
+use arkbridge_core::policy::{
+    Approval, ApprovalFacts, Decision, Facts, PageFacts, SafeMember, SafeMembers, SpaceRole,
+    UserFacts, decide,
+};
+use arkbridge_core::runbook::{Mode, Runbook};
+use arkbridge_core::storage::runbooks;
+use arkbridge_store::Store;
+use sha2::{Digest, Sha256};
+
+use crate::{Bridge, EngineError, VerifiedUser};
+
+/// How many earlier versions of a page are read to find who last changed a block. A block
+/// unchanged for longer than that has an unknown last editor, which denies a `write` run
+/// until someone saves the block again.
+const MAX_VERSIONS_WALKED: u64 = 100;
+
+/// SHA-256 (lower-case hex) of a block's text: what an approval binds to.
+pub fn script_sha256(script: &str) -> String {
+    hex::encode(Sha256::digest(script.as_bytes()))
+}
+
+/// The role a space permission grants: `read` on the space is view, `create` on pages is edit,
+/// `administer` on the space is admin.
+fn role_of(operation: &str, target: &str) -> Option<SpaceRole> {
+    match (operation, target) {
+        ("read", "space") => Some(SpaceRole::View),
+        ("create", "page") => Some(SpaceRole::Edit),
+        ("administer", "space") => Some(SpaceRole::Admin),
+        _ => None,
+    }
+}
+
+impl<S: Store> Bridge<S> {
+    /// Decides whether `user` may run `runbook` from `page`, with every rule's reasons.
+    pub async fn decide_run(
+        &self,
+        user: &VerifiedUser,
+        page: &Page,
+        space: &Space,
+        runbook: &Runbook,
+    ) -> Result<Decision, EngineError> {
+        let hash = script_sha256(&runbook.script);
+        let settings = &self.config.policy;
+        let user_facts = self.user_facts(user, space).await;
+        let page_facts = PageFacts {
+            id: page.id.clone(),
+            version: page.version,
+            space: space.key.clone(),
+            user_can_view: self.can_view(user, &page.id).await,
+        };
+        let members = if settings.require_safe_membership && !runbook.bindings.is_empty() {
+            Some(self.safe_members(runbook).await)
+        } else {
+            None
+        };
+        let approval = if runbook.mode == Mode::Write {
+            Some(self.approval_facts(page, space, runbook).await?)
+        } else {
+            None
+        };
+        let facts = Facts {
+            user: &user_facts,
+            page: &page_facts,
+            runbook,
+            script_sha256: &hash,
+            safe_members: members.as_ref(),
+            approval: approval.as_ref(),
+        };
+        Ok(decide(&self.config.grants, settings, &facts))
+    }
+
+    async fn user_facts(&self, user: &VerifiedUser, space: &Space) -> UserFacts {
+        UserFacts {
+            id: user.email.clone(),
+            verified_by: Some(user.verified_by.to_string()),
+            groups: user.groups.clone(),
+            space_role: self.space_role(user, space).await,
+        }
+    }
+
+    /// The user's role in the space; `None` when they hold none or it cannot be read.
+    async fn space_role(&self, user: &VerifiedUser, space: &Space) -> Option<SpaceRole> {
+        let account = user.confluence_account.as_deref()?;
+        let groups = match self.confluence.user_groups(account).await {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the user's Confluence groups");
+                Vec::new()
+            }
+        };
+        let permissions = match self.confluence.space_permissions(space) {
+            Ok(paged) => match paged.collect_all().await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(error = %e, space = %space.key, "cannot read space permissions");
+                    return None;
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, space = %space.key, "cannot read space permissions");
+                return None;
+            }
+        };
+        permissions
+            .iter()
+            .filter(|p| match p.principal_type.as_str() {
+                "user" => p.principal_id == account,
+                "group" => groups
+                    .iter()
+                    .any(|g| g.id.as_deref() == Some(p.principal_id.as_str())),
+                _ => false,
+            })
+            .filter_map(|p| role_of(&p.operation, &p.target_type))
+            .max()
+    }
+
+    /// Confluence's answer to "may this user read the page"; `None` when it cannot be asked.
+    async fn can_view(&self, user: &VerifiedUser, page_id: &str) -> Option<bool> {
+        let account = user.confluence_account.clone()?;
+        match self
+            .confluence
+            .check_permission(page_id, &PermissionSubject::User(account), "read")
+            .await
+        {
+            Ok(check) => Some(check.has_permission),
+            Err(e) => {
+                tracing::warn!(error = %e, page_id, "cannot check the user's view permission");
+                None
+            }
+        }
+    }
+
+    /// The members of every safe the block binds, as the PVWA lists them.
+    async fn safe_members(&self, runbook: &Runbook) -> SafeMembers {
+        let mut safes: Vec<String> = Vec::new();
+        for b in &runbook.bindings {
+            for r in std::iter::once(&b.reference).chain(b.fallback.as_ref()) {
+                if !safes.iter().any(|s| s.eq_ignore_ascii_case(&r.safe)) {
+                    safes.push(r.safe.clone());
+                }
+            }
+        }
+        let mut known = Vec::new();
+        for safe in safes {
+            let listed = self
+                .with_pvwa(async |p| p.list_safe_members(&safe, None).await)
+                .await;
+            match listed {
+                Ok(members) => {
+                    let members = members
+                        .into_iter()
+                        .map(|m| SafeMember {
+                            is_group: matches!(
+                                m.member_type,
+                                Some(arkbridge_cyberark::MemberType::Group)
+                            ),
+                            permissions: m
+                                .permissions
+                                .iter()
+                                .filter(|(_, on)| *on)
+                                .map(|(k, _)| k.to_string())
+                                .collect(),
+                            name: m.member_name,
+                        })
+                        .collect();
+                    known.push((safe, members));
+                }
+                Err(e) => {
+                    return SafeMembers::Unavailable(format!("safe {safe}: {e}"));
+                }
+            }
+        }
+        SafeMembers::Known(known)
+    }
+
+    /// The approvals recorded for the block and who last changed its text.
+    async fn approval_facts(
+        &self,
+        page: &Page,
+        space: &Space,
+        runbook: &Runbook,
+    ) -> Result<ApprovalFacts, EngineError> {
+        let approvals = self
+            .store
+            .approvals(&page.id, &runbook.name)
+            .await?
+            .into_iter()
+            .map(|a| Approval {
+                approver_groups: self
+                    .config
+                    .local_user_groups(&a.approver)
+                    .map(<[String]>::to_vec)
+                    .unwrap_or_default(),
+                approver: a.approver,
+                script_sha256: a.script_sha256,
+                page_version: u64::try_from(a.page_version).unwrap_or(0),
+            })
+            .collect();
+        let editor = self
+            .block_last_editor(page, runbook)
+            .await
+            .and_then(|account| VerifiedUser::by_confluence_account(&self.config, &account));
+        let last_editor = match editor {
+            Some(editor) => Some(self.user_facts(&editor, space).await),
+            None => None,
+        };
+        Ok(ApprovalFacts {
+            approvals,
+            last_editor,
+        })
+    }
+
+    /// The account id of the author of the version that introduced the block's current text.
+    async fn block_last_editor(&self, page: &Page, runbook: &Runbook) -> Option<String> {
+        let mut author = page.version_author_id.clone();
+        let oldest = page.version.saturating_sub(MAX_VERSIONS_WALKED).max(1);
+        let mut n = page.version;
+        while n > 1 {
+            let earlier = match self.confluence.get_page_version(&page.id, n - 1).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(error = %e, page_id = %page.id, version = n - 1, "cannot read an earlier page version");
+                    return None;
+                }
+            };
+            let same = runbooks(&earlier.body_storage).is_ok_and(|blocks| {
+                blocks
+                    .iter()
+                    .any(|b| b.name == runbook.name && b.script == runbook.script)
+            });
+            if !same {
+                return author;
+            }
+            author = earlier.version_author_id.clone();
+            n -= 1;
+            if n <= oldest && n > 1 {
+                return None;
+            }
+        }
+        author
+    }
+}

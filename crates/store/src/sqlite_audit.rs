@@ -1,0 +1,325 @@
+//! The audit log in SQLite: appends (with the Merkle nodes each leaf completes), log-before-act
+//! credential issue, reads, checkpoints and forwarding cursors.
+//!
+//! Every append runs under `BEGIN IMMEDIATE`, which takes the database's write lock before the
+//! head is read, so two appenders (even in two processes) can never give two records one seq.
+//! The right edge of the tree is read back from the stored nodes in the same transaction, so the
+//! nodes written always extend what is on disk, never a cached view of it.
+
+use arkbridge_core::audit::tree::{Frontier, NodeId, completing_leaf};
+use arkbridge_core::audit::{AuditEvent, AuditRecord, decode, encode};
+use arkbridge_core::merkle::Hash;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
+
+use crate::{
+    AuditFilter, LeaseState, NewCheckpoint, Result, StoreError, StoredCheckpoint, StoredLeaf,
+};
+
+pub(crate) type Tx = Transaction<'static, Sqlite>;
+
+fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError::Query { what, source }
+}
+
+/// Starts a transaction that may append to the audit log.
+pub(crate) async fn begin_append(pool: &SqlitePool) -> Result<Tx> {
+    pool.begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(q("begin audit append"))
+}
+
+/// The number of records (the highest seq; seqs have no gaps in an intact log).
+async fn size_in(conn: &mut SqliteConnection) -> Result<u64> {
+    let n: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS n FROM audit")
+        .fetch_one(conn)
+        .await
+        .map_err(q("read audit size"))?
+        .get("n");
+    Ok(n as u64)
+}
+
+/// Appends `events` after the log's head, inside a transaction from [`begin_append`].
+pub(crate) async fn append_in(tx: &mut Tx, events: Vec<AuditEvent>) -> Result<Vec<AuditRecord>> {
+    let size = size_in(tx).await?;
+    let positions = Frontier::positions(size);
+    let roots = node_hashes_in(tx, &positions).await?;
+    let mut frontier = Frontier::from_roots(size, roots).ok_or_else(|| StoreError::Corrupt {
+        what: "audit nodes",
+        value: format!("the right edge of the tree of {size} records"),
+    })?;
+    let mut out = Vec::with_capacity(events.len());
+    for (i, event) in events.into_iter().enumerate() {
+        let record = encode((size + 1 + i as u64) as i64, event);
+        let leaf = record.leaf_hash();
+        let nodes = frontier.push(leaf).concat();
+        sqlx::query("INSERT INTO audit (seq, record, leaf_hash, nodes) VALUES ($1, $2, $3, $4)")
+            .bind(record.seq)
+            .bind(&record.canonical)
+            .bind(&leaf[..])
+            .bind(nodes)
+            .execute(&mut **tx)
+            .await
+            .map_err(q("append audit"))?;
+        out.push(record);
+    }
+    Ok(out)
+}
+
+/// Appends `events` in one transaction of their own.
+pub(crate) async fn append_batch(
+    pool: &SqlitePool,
+    events: Vec<AuditEvent>,
+) -> Result<Vec<AuditRecord>> {
+    let mut tx = begin_append(pool).await?;
+    let records = append_in(&mut tx, events).await?;
+    tx.commit().await.map_err(q("commit audit append"))?;
+    Ok(records)
+}
+
+/// Log before act: the lease moves to `issued` and `event` is appended, in one transaction.
+pub(crate) async fn issue_credential(
+    pool: &SqlitePool,
+    lease_id: i64,
+    event: AuditEvent,
+) -> Result<AuditRecord> {
+    let mut tx = begin_append(pool).await?;
+    let done = sqlx::query(
+        "UPDATE leases SET state = $1, updated_micros = $2 WHERE id = $3 AND state = $4",
+    )
+    .bind(LeaseState::Issued.as_str())
+    .bind(event.time_us)
+    .bind(lease_id)
+    .bind(LeaseState::Requested.as_str())
+    .execute(&mut *tx)
+    .await
+    .map_err(q("mark lease issued"))?;
+    if done.rows_affected() != 1 {
+        return Err(StoreError::Conflict(format!(
+            "lease {lease_id} is not waiting for its credential; nothing was issued"
+        )));
+    }
+    let record = append_in(&mut tx, vec![event]).await?.remove(0);
+    tx.commit().await.map_err(q("commit credential issue"))?;
+    Ok(record)
+}
+
+/// The stored hash of node `id` from its row's `leaf_hash` and `nodes` columns.
+fn node_from_row(id: NodeId, leaf_hash: Option<Vec<u8>>, nodes: &[u8]) -> Option<Hash> {
+    let bytes = if id.0 == 0 {
+        leaf_hash?
+    } else {
+        let at = (id.0 as usize - 1) * 32;
+        nodes.get(at..at + 32)?.to_vec()
+    };
+    bytes.try_into().ok()
+}
+
+pub(crate) async fn node_hashes_in(
+    conn: &mut SqliteConnection,
+    ids: &[NodeId],
+) -> Result<Vec<Hash>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let seq = completing_leaf(id) as i64 + 1;
+        let row = sqlx::query("SELECT leaf_hash, nodes FROM audit WHERE seq = $1")
+            .bind(seq)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(q("read audit node"))?;
+        let hash = row.and_then(|r| {
+            let leaf: Option<Vec<u8>> = r.get("leaf_hash");
+            let nodes: Vec<u8> = r.get("nodes");
+            node_from_row(id, leaf, &nodes)
+        });
+        out.push(hash.ok_or_else(|| StoreError::Corrupt {
+            what: "audit nodes",
+            value: format!("node ({}, {}) in record {seq} is missing", id.0, id.1),
+        })?);
+    }
+    Ok(out)
+}
+
+pub(crate) async fn node_hashes(pool: &SqlitePool, ids: &[NodeId]) -> Result<Vec<Hash>> {
+    let mut conn = pool.acquire().await.map_err(q("read audit nodes"))?;
+    node_hashes_in(&mut conn, ids).await
+}
+
+pub(crate) async fn size(pool: &SqlitePool) -> Result<u64> {
+    let mut conn = pool.acquire().await.map_err(q("read audit size"))?;
+    size_in(&mut conn).await
+}
+
+fn record_from_row(r: &SqliteRow) -> Result<AuditRecord> {
+    let seq: i64 = r.get("seq");
+    let text: String = r.get("record");
+    let record = decode(&text).map_err(|e| StoreError::Corrupt {
+        what: "audit record",
+        value: format!("record {seq}: {e}"),
+    })?;
+    if record.seq != seq {
+        return Err(StoreError::Corrupt {
+            what: "audit record",
+            value: format!("the row of record {seq} holds record {}", record.seq),
+        });
+    }
+    Ok(record)
+}
+
+pub(crate) async fn records(pool: &SqlitePool, after: i64, limit: i64) -> Result<Vec<AuditRecord>> {
+    query(pool, &AuditFilter::default(), after, limit).await
+}
+
+pub(crate) async fn query(
+    pool: &SqlitePool,
+    filter: &AuditFilter,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<AuditRecord>> {
+    // Fixed fragments only; every value is bound.
+    let mut sql = String::from("SELECT seq, record FROM audit WHERE seq > ?");
+    if filter.user.is_some() {
+        sql.push_str(" AND (subject = ? COLLATE NOCASE OR actor_name = ? COLLATE NOCASE)");
+    }
+    for (set, clause) in [
+        (filter.page_id.is_some(), " AND page_id = ?"),
+        (filter.safe.is_some(), " AND safe = ? COLLATE NOCASE"),
+        (filter.action.is_some(), " AND action = ?"),
+        (filter.run_id.is_some(), " AND run_id = ?"),
+        (filter.since_us.is_some(), " AND time_us >= ?"),
+        (filter.until_us.is_some(), " AND time_us < ?"),
+    ] {
+        if set {
+            sql.push_str(clause);
+        }
+    }
+    sql.push_str(" ORDER BY seq LIMIT ?");
+    let mut qry = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after);
+    if let Some(u) = &filter.user {
+        qry = qry.bind(u.clone()).bind(u.clone());
+    }
+    for v in [
+        &filter.page_id,
+        &filter.safe,
+        &filter.action,
+        &filter.run_id,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        qry = qry.bind(v.clone());
+    }
+    for v in [filter.since_us, filter.until_us].into_iter().flatten() {
+        qry = qry.bind(v);
+    }
+    let rows = qry
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+        .map_err(q("read audit"))?;
+    rows.iter().map(record_from_row).collect()
+}
+
+pub(crate) async fn leaves(pool: &SqlitePool, after: i64, limit: i64) -> Result<Vec<StoredLeaf>> {
+    let rows = sqlx::query(
+        "SELECT seq, record, leaf_hash, nodes FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+    .map_err(q("read audit leaves"))?;
+    Ok(rows
+        .iter()
+        .map(|r| StoredLeaf {
+            seq: r.get("seq"),
+            record: r.get("record"),
+            leaf_hash: r.get::<Option<Vec<u8>>, _>("leaf_hash").unwrap_or_default(),
+            nodes: r.get("nodes"),
+        })
+        .collect())
+}
+
+fn checkpoint_from_row(r: &SqliteRow) -> StoredCheckpoint {
+    StoredCheckpoint {
+        id: r.get("id"),
+        tree_size: r.get::<i64, _>("tree_size") as u64,
+        time_us: r.get("time_us"),
+        note: r.get("note"),
+    }
+}
+
+pub(crate) async fn checkpoints(pool: &SqlitePool) -> Result<Vec<StoredCheckpoint>> {
+    let rows =
+        sqlx::query("SELECT id, tree_size, time_us, note FROM audit_checkpoints ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .map_err(q("read checkpoints"))?;
+    Ok(rows.iter().map(checkpoint_from_row).collect())
+}
+
+pub(crate) async fn add_checkpoint(
+    pool: &SqlitePool,
+    cp: &NewCheckpoint,
+) -> Result<StoredCheckpoint> {
+    let mut tx = begin_append(pool).await?;
+    let latest: Option<i64> = sqlx::query("SELECT MAX(id) AS id FROM audit_checkpoints")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(q("read latest checkpoint"))?
+        .get("id");
+    if latest != cp.prev_id {
+        return Err(StoreError::Conflict(format!(
+            "another checkpoint was written meanwhile (latest is {latest:?}, expected {:?})",
+            cp.prev_id
+        )));
+    }
+    let size = size_in(&mut tx).await?;
+    if cp.tree_size > size {
+        return Err(StoreError::Conflict(format!(
+            "a checkpoint over {} records, but the log holds {size}",
+            cp.tree_size
+        )));
+    }
+    let id = latest.unwrap_or(0) + 1;
+    sqlx::query(
+        "INSERT INTO audit_checkpoints (id, tree_size, time_us, note) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(id)
+    .bind(cp.tree_size as i64)
+    .bind(cp.time_us)
+    .bind(&cp.note)
+    .execute(&mut *tx)
+    .await
+    .map_err(q("insert checkpoint"))?;
+    tx.commit().await.map_err(q("commit checkpoint"))?;
+    Ok(StoredCheckpoint {
+        id,
+        tree_size: cp.tree_size,
+        time_us: cp.time_us,
+        note: cp.note.clone(),
+    })
+}
+
+pub(crate) async fn cursor(pool: &SqlitePool, name: &str) -> Result<i64> {
+    let row = sqlx::query("SELECT seq FROM audit_cursors WHERE name = $1")
+        .bind(name)
+        .fetch_optional(pool)
+        .await
+        .map_err(q("read audit cursor"))?;
+    Ok(row.map(|r| r.get("seq")).unwrap_or(0))
+}
+
+pub(crate) async fn set_cursor(pool: &SqlitePool, name: &str, seq: i64, now_us: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_cursors (name, seq, updated_us) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, updated_us = excluded.updated_us",
+    )
+    .bind(name)
+    .bind(seq)
+    .bind(now_us)
+    .execute(pool)
+    .await
+    .map_err(q("move audit cursor"))?;
+    Ok(())
+}
