@@ -251,7 +251,13 @@ def test_list_safe_members(sim):
     async def go():
         async with vault(sim) as epv:
             members = await epv.safe.list_members("Prod-DB")
-            assert set(members) == {"Administrator", "arkbridge", "arkbridge-svc", "platform-admins"}
+            assert set(members) == {
+                "Administrator",
+                "arkbridge",
+                "arkbridge-svc",
+                "arkbridge-safe-admin",
+                "platform-admins",
+            }
             assert await epv.safe.is_member_of("Prod-DB", "arkbridge")
             assert not await epv.safe.is_member_of("Prod-DB", "developers")
             assert set(await epv.safe.list_members("Prod-DB", filter_perm="retrieveAccounts")) == {

@@ -114,6 +114,42 @@ pub(crate) enum PolicyCommand {
     /// Print the decision for a user and a block, with every rule that led to it. Exit 0 when
     /// allowed, 3 when denied.
     Explain(ExplainArgs),
+    /// Compare the grants with CyberArk's safe members and print the difference. Exit 0 when
+    /// there is none, 2 when there is drift, 1 on error.
+    Plan(PlanArgs),
+    /// Add, update or remove safe members through the PVWA to match the grants (asks first
+    /// unless --yes). Predefined members and the bridge's own are never touched; members
+    /// arkbridge did not add are removed only with --prune.
+    Apply(ApplyArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PlanArgs {
+    /// The bridge config file.
+    #[arg(long, env = "ARKBRIDGE_CONFIG")]
+    pub(crate) config: PathBuf,
+    /// Also plan to remove members arkbridge did not add and no grant calls for.
+    #[arg(long)]
+    pub(crate) prune: bool,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ApplyArgs {
+    /// The bridge config file.
+    #[arg(long, env = "ARKBRIDGE_CONFIG")]
+    pub(crate) config: PathBuf,
+    /// Also remove members arkbridge did not add and no grant calls for.
+    #[arg(long)]
+    pub(crate) prune: bool,
+    /// Apply without asking.
+    #[arg(long)]
+    pub(crate) yes: bool,
+    /// Who applies it, for the audit log (with `local-trusted`, any known user).
+    #[arg(long = "as", value_name = "EMAIL")]
+    pub(crate) as_user: Option<String>,
 }
 
 #[derive(Debug, Args)]

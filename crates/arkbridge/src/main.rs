@@ -37,6 +37,8 @@ fn main() -> ExitCode {
             cli::Command::Policy(cli::PolicyCommand::Explain(args)) => {
                 policy_cmd::explain(args).await
             }
+            cli::Command::Policy(cli::PolicyCommand::Plan(args)) => policy_cmd::plan(args).await,
+            cli::Command::Policy(cli::PolicyCommand::Apply(args)) => policy_cmd::apply(args).await,
             cli::Command::Audit(command) => audit_cmd::main(command).await,
         }
     });

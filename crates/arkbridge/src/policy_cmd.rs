@@ -1,4 +1,4 @@
-//! `arkbridge approve` and `arkbridge policy explain`.
+//! `arkbridge approve` and `arkbridge policy explain|plan|apply`.
 
 use std::process::ExitCode;
 
@@ -7,7 +7,7 @@ use arkbridge_core::config::Config;
 use arkbridge_core::policy::Decision;
 use arkbridge_engine::{Bridge, VerifiedUser};
 
-use crate::cli::{ApproveArgs, ExplainArgs};
+use crate::cli::{ApplyArgs, ApproveArgs, ExplainArgs, PlanArgs};
 use crate::run_cmd::{fail, report_recovery, warn_identity};
 
 pub(crate) async fn approve(args: ApproveArgs) -> anyhow::Result<ExitCode> {
@@ -99,4 +99,118 @@ fn render(d: &Decision) -> String {
         }
     }
     out
+}
+
+/// Connects the bridge for a policy command (recovery runs first, as for every command).
+async fn connect(config: &std::path::Path) -> anyhow::Result<Bridge<arkbridge_store::SqliteStore>> {
+    let config = Config::load(config)?;
+    let (bridge, recovery) = Bridge::connect(config)
+        .await
+        .context("cannot connect the bridge")?;
+    report_recovery(&recovery);
+    Ok(bridge)
+}
+
+fn print_plan(p: &arkbridge_engine::PolicyPlan) {
+    if p.plan.changes.is_empty() {
+        println!("CyberArk safe members match the grants: nothing to change");
+    } else {
+        println!(
+            "{} change(s) to make CyberArk match the grants:",
+            p.plan.changes.len()
+        );
+        for c in &p.plan.changes {
+            println!("  {}", c.describe());
+        }
+    }
+    for l in &p.plan.left_alone {
+        println!("  left alone: {}: {} ({})", l.safe, l.member, l.why);
+    }
+    for s in &p.not_expressible {
+        println!("  note: the grant to {s} names no group, so it has no CyberArk safe member");
+    }
+}
+
+pub(crate) async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    let bridge = match connect(&args.config).await {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let result = bridge.policy_plan(args.prune).await;
+    bridge.shutdown().await;
+    let p = match result {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&p)?);
+    } else {
+        print_plan(&p);
+    }
+    Ok(if p.plan.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+pub(crate) async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
+    let config = Config::load(&args.config)?;
+    warn_identity(&config);
+    let actor = match args.as_user.as_deref() {
+        Some(claimed) => match VerifiedUser::resolve(&config, claimed) {
+            Ok(u) => u.email,
+            Err(e) => return Ok(fail(false, &e)),
+        },
+        None => String::new(),
+    };
+    let bridge = connect(&args.config).await?;
+    let p = match bridge.policy_plan(args.prune).await {
+        Ok(p) => p,
+        Err(e) => {
+            bridge.shutdown().await;
+            return Ok(fail(false, &e));
+        }
+    };
+    print_plan(&p);
+    if p.plan.is_empty() {
+        bridge.shutdown().await;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.yes && !confirm(p.plan.changes.len())? {
+        bridge.shutdown().await;
+        eprintln!("nothing changed");
+        return Ok(ExitCode::from(1));
+    }
+    let result = bridge.policy_apply(&actor, &p).await;
+    bridge.shutdown().await;
+    match result {
+        Ok(report) => {
+            println!(
+                "applied {} change(s); audit records {:?}",
+                report.applied.len(),
+                report.audit_seqs
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Ok(fail(false, &e)),
+    }
+}
+
+/// Asks on the terminal; refuses when stdin is not one (use --yes in scripts).
+fn confirm(n: usize) -> anyhow::Result<bool> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!("not a terminal: pass --yes to apply {n} change(s) without asking");
+    }
+    eprint!("apply {n} change(s)? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }

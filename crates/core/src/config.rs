@@ -304,6 +304,14 @@ impl Config {
                 field: "cyberark.pvwa.password",
             });
         }
+        if !self.allow_inline_secrets
+            && let Some(apply_as) = &self.policy.apply_as
+            && matches!(apply_as.password, ConfigSecret::Inline(_))
+        {
+            return Err(ConfigError::InlineSecret {
+                field: "policy.apply_as.password",
+            });
+        }
         let ccp = &self.cyberark.ccp;
         if ccp.client_cert.is_some() != ccp.client_key.is_some() {
             return Err(ConfigError::Invalid(

@@ -16,6 +16,8 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
+use crate::policy::{Grant, PolicySettings};
+
 /// A member the grants call for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DesiredMember {
@@ -143,13 +145,48 @@ fn same(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
+/// The members the grants call for: every grant with a `group` makes that group a member of each
+/// of its safes with the permissions its access level maps to (the union when several grants
+/// name the same group and safe). Grants that name only a Confluence role cannot be expressed as
+/// CyberArk safe members; their subjects are returned second, to be reported.
+pub fn desired_members(
+    grants: &[Grant],
+    settings: &PolicySettings,
+) -> (Vec<DesiredMember>, Vec<String>) {
+    let mut out: Vec<DesiredMember> = Vec::new();
+    let mut role_only = Vec::new();
+    for g in grants {
+        let Some(group) = &g.group else {
+            role_only.push(g.subject());
+            continue;
+        };
+        for (safe, access) in &g.safes {
+            let perms = settings.permissions_for(*access).iter().cloned();
+            match out
+                .iter_mut()
+                .find(|d| same(&d.safe, safe) && d.member == *group)
+            {
+                Some(d) => d.permissions.extend(perms),
+                None => out.push(DesiredMember {
+                    safe: safe.clone(),
+                    member: group.clone(),
+                    permissions: perms.collect(),
+                }),
+            }
+        }
+    }
+    (out, role_only)
+}
+
 /// Plans the changes for the safes in `current` (safe name → its members). `managed` holds the
-/// `(safe, member)` pairs arkbridge added earlier (compared ignoring case). A desired member of a
+/// `(safe, member)` pairs arkbridge added earlier (compared ignoring case). Members named in
+/// `protected` (the bridge's own AppID and PVWA user) are never touched. A desired member of a
 /// safe missing from `current` is planned as an add.
 pub fn plan(
     desired: &[DesiredMember],
     current: &[(String, Vec<CurrentMember>)],
     managed: &BTreeSet<(String, String)>,
+    protected: &[String],
     prune: bool,
 ) -> Plan {
     let is_managed = |safe: &str, member: &str| {
@@ -194,7 +231,7 @@ pub fn plan(
             let wanted = desired
                 .iter()
                 .any(|d| same(&d.safe, safe) && same(&d.member, &m.member));
-            if wanted || m.is_predefined {
+            if wanted || m.is_predefined || protected.iter().any(|p| same(p, &m.member)) {
                 continue;
             }
             let managed = is_managed(safe, &m.member);

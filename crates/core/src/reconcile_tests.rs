@@ -50,6 +50,7 @@ fn matching_members_need_no_change() {
             vec![has("OPS-ADMINS", READ), predefined("Master")],
         )],
         &managed(&[]),
+        &[],
         false,
     );
     assert!(p.is_empty(), "{p:?}");
@@ -71,6 +72,7 @@ fn missing_group_is_added_and_wrong_permissions_updated() {
             ("Prod-DB-RO".into(), vec![]),
         ],
         &managed(&[]),
+        &[],
         false,
     );
     assert_eq!(p.changes.len(), 2, "{p:?}");
@@ -88,6 +90,7 @@ fn member_added_by_arkbridge_and_no_longer_granted_is_removed() {
         &[],
         &[("Prod-DB".into(), vec![has("old-team", READ)])],
         &managed(&[("prod-db", "OLD-TEAM")]),
+        &[],
         false,
     );
     assert_eq!(
@@ -104,11 +107,11 @@ fn member_added_by_arkbridge_and_no_longer_granted_is_removed() {
 #[test]
 fn unmanaged_member_is_left_alone_unless_pruning() {
     let current = [("Prod-DB".into(), vec![has("dba-team", READ)])];
-    let p = plan(&[], &current, &managed(&[]), false);
+    let p = plan(&[], &current, &managed(&[]), &[], false);
     assert!(p.is_empty());
     assert_eq!(p.left_alone.len(), 1);
     assert!(p.left_alone[0].why.contains("--prune"));
-    let p = plan(&[], &current, &managed(&[]), true);
+    let p = plan(&[], &current, &managed(&[]), &[], true);
     assert!(matches!(
         &p.changes[0],
         Change::Remove { managed: false, .. }
@@ -125,6 +128,7 @@ fn predefined_members_are_never_changed_or_removed_even_when_pruning() {
             vec![predefined("Vault Admins"), predefined("Master")],
         )],
         &managed(&[("Prod-DB", "Master")]),
+        &[],
         true,
     );
     assert!(p.is_empty(), "{p:?}");
@@ -134,7 +138,13 @@ fn predefined_members_are_never_changed_or_removed_even_when_pruning() {
 
 #[test]
 fn a_safe_not_yet_read_gets_adds_only() {
-    let p = plan(&[want("New-Safe", "ops", READ)], &[], &managed(&[]), true);
+    let p = plan(
+        &[want("New-Safe", "ops", READ)],
+        &[],
+        &managed(&[]),
+        &[],
+        true,
+    );
     assert!(matches!(&p.changes[..], [Change::Add { safe, .. }] if safe == "New-Safe"));
 }
 
@@ -148,6 +158,7 @@ fn plan_order_is_stable_by_safe_then_member() {
         ],
         &[],
         &managed(&[]),
+        &[],
         false,
     );
     let order: Vec<_> = p.changes.iter().map(|c| (c.safe(), c.member())).collect();
@@ -155,4 +166,49 @@ fn plan_order_is_stable_by_safe_then_member() {
         order,
         vec![("a-safe", "Alpha"), ("A-safe", "beta"), ("b-safe", "zeta")]
     );
+}
+
+#[test]
+fn the_bridges_own_members_are_never_pruned() {
+    let current = [(
+        "Prod-DB".into(),
+        vec![
+            has("arkbridge", READ),
+            has("ARKBRIDGE-SVC", READ),
+            has("dba-team", READ),
+        ],
+    )];
+    let p = plan(
+        &[],
+        &current,
+        &managed(&[]),
+        &["arkbridge".into(), "arkbridge-svc".into()],
+        true,
+    );
+    let removed: Vec<_> = p.changes.iter().map(Change::member).collect();
+    assert_eq!(removed, ["dba-team"]);
+}
+
+#[test]
+fn desired_members_union_grants_and_report_role_only_ones() {
+    use crate::policy::{Access, Grant, PolicySettings, SpaceRole};
+    let grants = vec![
+        Grant::to_group("ops", &["OPS"], &[("Prod-DB", Access::Read)]),
+        Grant::to_group("ops", &["DEV"], &[("prod-db", Access::Write)]),
+        Grant {
+            group: None,
+            confluence_role: Some(SpaceRole::Edit),
+            spaces: vec!["OPS".into()],
+            safes: [("Prod-DB".into(), Access::Read)].into(),
+        },
+    ];
+    let (desired, role_only) = desired_members(&grants, &PolicySettings::default());
+    assert_eq!(desired.len(), 1, "{desired:?}");
+    assert!(
+        desired[0]
+            .permissions
+            .contains("initiateCPMAccountManagementOperations")
+    );
+    assert!(desired[0].permissions.contains("retrieveAccounts"));
+    assert_eq!(role_only, ["the edit role"]);
 }

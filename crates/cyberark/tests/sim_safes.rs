@@ -196,8 +196,8 @@ async fn list_safe_members_filters_groups_and_pages() {
         .unwrap();
     assert_eq!(
         users.len(),
-        3,
-        "arkbridge (app), arkbridge-svc, Administrator"
+        4,
+        "arkbridge (app), arkbridge-svc, arkbridge-safe-admin, Administrator"
     );
     assert!(
         users

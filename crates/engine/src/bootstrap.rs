@@ -33,7 +33,7 @@ pub(crate) async fn resolve<S: Store>(
     })
 }
 
-async fn one<S: Store>(
+pub(crate) async fn one<S: Store>(
     ccp: &CcpClient,
     store: &S,
     field: &str,

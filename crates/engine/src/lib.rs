@@ -15,6 +15,7 @@ mod decision;
 mod error;
 mod identity;
 mod lock;
+mod reconcile;
 mod rotation;
 mod run;
 
@@ -33,6 +34,7 @@ pub use approve::ApprovalReport;
 pub use decision::script_sha256;
 pub use error::EngineError;
 pub use identity::VerifiedUser;
+pub use reconcile::{ApplyReport, PolicyPlan};
 pub use rotation::RecoveryReport;
 pub use run::{RunReport, RunRequest};
 

@@ -151,8 +151,17 @@ pub fn best_access<'g>(
         .max_by_key(|(a, _)| *a)
 }
 
+/// A PVWA user of its own for `policy apply`, which needs *Manage Safe members*: the bridge's
+/// rotation user should not hold that.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PvwaCredential {
+    pub username: String,
+    pub password: crate::config::ConfigSecret,
+}
+
 /// How the policy is applied: the `[policy]` section of the config.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicySettings {
     /// Rule 4: one of the user's groups must be a member of each bound safe in CyberArk with at
@@ -172,6 +181,14 @@ pub struct PolicySettings {
     /// through the CPM afterwards; nothing more (least privilege: not "Accounts manager").
     #[serde(default = "write_set")]
     pub write_permissions: Vec<String>,
+    /// Where CyberArk finds the identity-provider groups `policy apply` adds as safe members
+    /// (the `searchIn` of Add Safe Member: a directory name such as `example.com`, or `Vault`).
+    #[serde(default = "vault")]
+    pub member_directory: String,
+    /// The PVWA user `policy apply` logs on as (same logon method as `[cyberark.pvwa]`). Unset:
+    /// the bridge's own PVWA user, which then needs *Manage Safe members*.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apply_as: Option<PvwaCredential>,
 }
 
 impl Default for PolicySettings {
@@ -181,6 +198,8 @@ impl Default for PolicySettings {
             approver_groups: Vec::new(),
             read_permissions: read_only_set(),
             write_permissions: write_set(),
+            member_directory: vault(),
+            apply_as: None,
         }
     }
 }
@@ -197,6 +216,10 @@ impl PolicySettings {
 
 fn yes() -> bool {
     true
+}
+
+fn vault() -> String {
+    "Vault".into()
 }
 
 fn read_only_set() -> Vec<String> {
