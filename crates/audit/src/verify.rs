@@ -20,6 +20,7 @@
 use arkbridge_core::audit::LegacyChain;
 use arkbridge_core::audit::decode;
 use arkbridge_core::audit::tree::Frontier;
+use arkbridge_core::audit::validate::check;
 use arkbridge_core::merkle::{Hash, leaf_hash};
 use arkbridge_store::{Store, StoreError, StoredCheckpoint, StoredLeaf};
 
@@ -176,13 +177,15 @@ pub(crate) fn check_row(
             format!("it is missing: the next stored record is {}", row.seq),
         ));
     }
-    let record = decode(&row.record).map_err(|e| VerifyFailure::record(row.seq, e.to_string()))?;
-    if record.seq != row.seq {
+    // The borrowing schema check: a full decode allocates every field, which dominates a
+    // million-record pass; only migrated records need their fields (step 5).
+    let checked = check(&row.record).map_err(|e| VerifyFailure::record(row.seq, e.to_string()))?;
+    if checked.seq != row.seq {
         return Err(VerifyFailure::record(
             row.seq,
             format!(
                 "its row holds record {} (records were reordered or moved)",
-                record.seq
+                checked.seq
             ),
         ));
     }
@@ -197,6 +200,10 @@ pub(crate) fn check_row(
     if row.nodes != nodes.concat() {
         return Err(nodes_mismatch(row.seq, &row.nodes, &nodes));
     }
+    if !checked.legacy {
+        return Ok(false);
+    }
+    let record = decode(&row.record).map_err(|e| VerifyFailure::record(row.seq, e.to_string()))?;
     let Some(v1) = &record.legacy else {
         return Ok(false);
     };

@@ -233,3 +233,34 @@ async fn a_removed_first_checkpoint_breaks_the_checkpoint_chain() {
         "{f}"
     );
 }
+
+#[tokio::test]
+async fn columns_rewritten_with_another_type_are_named_not_a_crash() {
+    let log = log().await;
+    log.sql("UPDATE audit SET leaf_hash = 'not a hash' WHERE seq = 4")
+        .await;
+    let f = failure(&log, &with_key(&log)).await;
+    assert_eq!(record_seq(&f), 4, "{f}");
+    // The search columns are generated from the record by SQLite's JSON functions, so a record
+    // that is not JSON cannot even be written.
+    let refused = sqlx::SqlitePool::connect(&format!("sqlite://{}", log.path().display()))
+        .await
+        .unwrap();
+    assert!(
+        sqlx::query("UPDATE audit SET record = 'not json' WHERE seq = 9")
+            .execute(&refused)
+            .await
+            .is_err()
+    );
+    refused.close().await;
+    log.sql("UPDATE audit_checkpoints SET tree_size = 'big' WHERE id = 1")
+        .await;
+    assert!(
+        log.store
+            .audit_checkpoints()
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("checkpoint 1")
+    );
+}

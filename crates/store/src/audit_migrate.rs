@@ -64,7 +64,10 @@ pub(crate) async fn finish_v1_migration(pool: &SqlitePool) -> Result<usize> {
                 ),
             });
         }
-        let text: String = row.get("record");
+        let text: String = row.try_get("record").map_err(|_| StoreError::Corrupt {
+            what: "version-1 audit record",
+            value: format!("record {seq} is not text"),
+        })?;
         let legacy = serde_json::from_str::<Wrapped>(&text)
             .map_err(|e| StoreError::Corrupt {
                 what: "version-1 audit record",

@@ -13,7 +13,7 @@ use arkbridge_core::audit::{AuditEvent, AuditRecord};
 use sqlx::SqlitePool;
 use tokio::sync::oneshot;
 
-use crate::sqlite_audit::append_batch;
+use crate::sqlite_audit::{EdgeCache, append_batch};
 use crate::{Result, StoreError};
 
 /// The most events one transaction carries.
@@ -28,6 +28,8 @@ struct Pending {
 pub(crate) struct GroupCommit {
     queue: Mutex<Vec<Pending>>,
     lock: Arc<tokio::sync::Mutex<()>>,
+    /// The store's tree edge, shared with its other append paths.
+    pub(crate) edge: Arc<EdgeCache>,
 }
 
 impl std::fmt::Debug for GroupCommit {
@@ -63,9 +65,9 @@ impl GroupCommit {
                         // An earlier batch took this caller's event; its answer is on the way.
                         continue;
                     }
-                    let pool = pool.clone();
+                    let (pool, edge) = (pool.clone(), self.edge.clone());
                     tokio::spawn(async move {
-                        write(&pool, batch).await;
+                        write(&pool, &edge, batch).await;
                         drop(guard);
                     });
                 }
@@ -74,7 +76,7 @@ impl GroupCommit {
     }
 }
 
-async fn write(pool: &SqlitePool, batch: Vec<Pending>) {
+async fn write(pool: &SqlitePool, edge: &EdgeCache, batch: Vec<Pending>) {
     let (events, waiters): (Vec<_>, Vec<_>) = batch
         .into_iter()
         .filter(|p| !p.done.is_closed())
@@ -83,7 +85,7 @@ async fn write(pool: &SqlitePool, batch: Vec<Pending>) {
     if events.is_empty() {
         return;
     }
-    match append_batch(pool, events).await {
+    match append_batch(pool, events, edge).await {
         Ok(records) => {
             for (waiter, record) in waiters.into_iter().zip(records) {
                 let _ = waiter.send(Ok(record));

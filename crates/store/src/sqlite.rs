@@ -243,7 +243,8 @@ impl Store for SqliteStore {
         event: AuditEvent,
     ) -> Result<(ApprovalRecord, AuditRecord)> {
         let mut tx = begin_append(&self.pool).await?;
-        let record = append_in(&mut tx, vec![event]).await?.remove(0);
+        let appended = append_in(&mut tx, vec![event], &self.commit.edge).await?;
+        let record = appended.records[0].clone();
         let id: i64 = sqlx::query(
             "INSERT INTO approvals (page_id, block, script_sha256, page_version, approver, \
              created_micros, audit_seq) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -260,6 +261,7 @@ impl Store for SqliteStore {
         .map_err(q("insert approval"))?
         .get("id");
         tx.commit().await.map_err(q("commit approval"))?;
+        appended.committed(&self.commit.edge);
         let stored = ApprovalRecord {
             id,
             page_id: approval.page_id.clone(),
@@ -338,11 +340,11 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit_batch(&self, events: Vec<AuditEvent>) -> Result<Vec<AuditRecord>> {
-        sqlite_audit::append_batch(&self.pool, events).await
+        sqlite_audit::append_batch(&self.pool, events, &self.commit.edge).await
     }
 
     async fn issue_credential(&self, lease_id: i64, event: AuditEvent) -> Result<AuditRecord> {
-        sqlite_audit::issue_credential(&self.pool, lease_id, event).await
+        sqlite_audit::issue_credential(&self.pool, lease_id, event, &self.commit.edge).await
     }
 
     async fn audit_records(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>> {

@@ -18,6 +18,37 @@ use crate::{
 
 pub(crate) type Tx = Transaction<'static, Sqlite>;
 
+/// A column that must have its declared type; anything else (a row edited by hand) is reported
+/// as corrupt, never a panic.
+fn col<'r, T>(r: &'r SqliteRow, name: &str, seq: i64) -> Result<T>
+where
+    T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
+{
+    r.try_get(name).map_err(|_| StoreError::Corrupt {
+        what: "audit row",
+        value: format!("row {seq}: column {name} does not hold what it should"),
+    })
+}
+
+/// A column's bytes whatever its storage class (a verifier judges the content, not the type);
+/// empty when it holds none. `text` says which class the schema declares, so that the common
+/// case is decoded first (a failed decode builds an error, which is slow in a long scan).
+fn raw_bytes(r: &SqliteRow, name: &str, text: bool) -> Vec<u8> {
+    let as_text = || {
+        r.try_get::<Option<String>, _>(name)
+            .ok()
+            .flatten()
+            .map(String::into_bytes)
+    };
+    let as_blob = || r.try_get::<Option<Vec<u8>>, _>(name).ok().flatten();
+    let found = if text {
+        as_text().or_else(as_blob)
+    } else {
+        as_blob().or_else(as_text)
+    };
+    found.unwrap_or_default()
+}
+
 fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |source| StoreError::Query { what, source }
 }
@@ -39,42 +70,98 @@ async fn size_in(conn: &mut SqliteConnection) -> Result<u64> {
     Ok(n as u64)
 }
 
+/// The tree's right edge after the last append this process committed, to spare re-reading it
+/// from the stored nodes on every append. It is used only when its size equals the head read
+/// inside the write-locked transaction, so an append by anyone else (another process, another
+/// path) simply makes it miss.
+pub(crate) type EdgeCache = std::sync::Mutex<Option<Frontier>>;
+
+/// Rows per INSERT statement (4 bound values each, far below SQLite's variable limit).
+const ROWS_PER_INSERT: usize = 200;
+
+/// What an append wrote: the records, and the tree's edge to remember once committed.
+pub(crate) struct Appended {
+    pub(crate) records: Vec<AuditRecord>,
+    edge: Frontier,
+}
+
+impl Appended {
+    /// Remembers the edge; call only after the transaction committed.
+    pub(crate) fn committed(self, cache: &EdgeCache) -> Vec<AuditRecord> {
+        *cache.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.edge);
+        self.records
+    }
+}
+
 /// Appends `events` after the log's head, inside a transaction from [`begin_append`].
-pub(crate) async fn append_in(tx: &mut Tx, events: Vec<AuditEvent>) -> Result<Vec<AuditRecord>> {
+pub(crate) async fn append_in(
+    tx: &mut Tx,
+    events: Vec<AuditEvent>,
+    cache: &EdgeCache,
+) -> Result<Appended> {
     let size = size_in(tx).await?;
-    let positions = Frontier::positions(size);
-    let roots = node_hashes_in(tx, &positions).await?;
-    let mut frontier = Frontier::from_roots(size, roots).ok_or_else(|| StoreError::Corrupt {
-        what: "audit nodes",
-        value: format!("the right edge of the tree of {size} records"),
-    })?;
-    let mut out = Vec::with_capacity(events.len());
+    let cached = cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .filter(|f| f.size() == size);
+    let mut frontier = match cached {
+        Some(f) => f,
+        None => {
+            let roots = node_hashes_in(tx, &Frontier::positions(size)).await?;
+            Frontier::from_roots(size, roots).ok_or_else(|| StoreError::Corrupt {
+                what: "audit nodes",
+                value: format!("the right edge of the tree of {size} records"),
+            })?
+        }
+    };
+    let mut records = Vec::with_capacity(events.len());
+    let mut rows = Vec::with_capacity(events.len());
     for (i, event) in events.into_iter().enumerate() {
         let record = encode((size + 1 + i as u64) as i64, event);
         let leaf = record.leaf_hash();
-        let nodes = frontier.push(leaf).concat();
-        sqlx::query("INSERT INTO audit (seq, record, leaf_hash, nodes) VALUES ($1, $2, $3, $4)")
-            .bind(record.seq)
-            .bind(&record.canonical)
-            .bind(&leaf[..])
-            .bind(nodes)
-            .execute(&mut **tx)
-            .await
-            .map_err(q("append audit"))?;
-        out.push(record);
+        rows.push((leaf, frontier.push(leaf).concat()));
+        records.push(record);
     }
-    Ok(out)
+    for (chunk, rows) in records
+        .chunks(ROWS_PER_INSERT)
+        .zip(rows.chunks(ROWS_PER_INSERT))
+    {
+        let mut sql = String::from("INSERT INTO audit (seq, record, leaf_hash, nodes) VALUES ");
+        for i in 0..chunk.len() {
+            sql.push_str(if i == 0 {
+                "(?, ?, ?, ?)"
+            } else {
+                ", (?, ?, ?, ?)"
+            });
+        }
+        // Only placeholders are added to the text; every value is bound.
+        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (record, (leaf, nodes)) in chunk.iter().zip(rows) {
+            insert = insert
+                .bind(record.seq)
+                .bind(&record.canonical)
+                .bind(&leaf[..])
+                .bind(nodes.as_slice());
+        }
+        insert.execute(&mut **tx).await.map_err(q("append audit"))?;
+    }
+    Ok(Appended {
+        records,
+        edge: frontier,
+    })
 }
 
 /// Appends `events` in one transaction of their own.
 pub(crate) async fn append_batch(
     pool: &SqlitePool,
     events: Vec<AuditEvent>,
+    cache: &EdgeCache,
 ) -> Result<Vec<AuditRecord>> {
     let mut tx = begin_append(pool).await?;
-    let records = append_in(&mut tx, events).await?;
+    let appended = append_in(&mut tx, events, cache).await?;
     tx.commit().await.map_err(q("commit audit append"))?;
-    Ok(records)
+    Ok(appended.committed(cache))
 }
 
 /// Log before act: the lease moves to `issued` and `event` is appended, in one transaction.
@@ -82,6 +169,7 @@ pub(crate) async fn issue_credential(
     pool: &SqlitePool,
     lease_id: i64,
     event: AuditEvent,
+    cache: &EdgeCache,
 ) -> Result<AuditRecord> {
     let mut tx = begin_append(pool).await?;
     let done = sqlx::query(
@@ -99,9 +187,9 @@ pub(crate) async fn issue_credential(
             "lease {lease_id} is not waiting for its credential; nothing was issued"
         )));
     }
-    let record = append_in(&mut tx, vec![event]).await?.remove(0);
+    let appended = append_in(&mut tx, vec![event], cache).await?;
     tx.commit().await.map_err(q("commit credential issue"))?;
-    Ok(record)
+    Ok(appended.committed(cache).remove(0))
 }
 
 /// The stored hash of node `id` from its row's `leaf_hash` and `nodes` columns.
@@ -128,9 +216,8 @@ pub(crate) async fn node_hashes_in(
             .await
             .map_err(q("read audit node"))?;
         let hash = row.and_then(|r| {
-            let leaf: Option<Vec<u8>> = r.get("leaf_hash");
-            let nodes: Vec<u8> = r.get("nodes");
-            node_from_row(id, leaf, &nodes)
+            let leaf = Some(raw_bytes(&r, "leaf_hash", false)).filter(|l| !l.is_empty());
+            node_from_row(id, leaf, &raw_bytes(&r, "nodes", false))
         });
         out.push(hash.ok_or_else(|| StoreError::Corrupt {
             what: "audit nodes",
@@ -152,7 +239,7 @@ pub(crate) async fn size(pool: &SqlitePool) -> Result<u64> {
 
 fn record_from_row(r: &SqliteRow) -> Result<AuditRecord> {
     let seq: i64 = r.get("seq");
-    let text: String = r.get("record");
+    let text: String = col(r, "record", seq)?;
     let record = decode(&text).map_err(|e| StoreError::Corrupt {
         what: "audit record",
         value: format!("record {seq}: {e}"),
@@ -233,20 +320,33 @@ pub(crate) async fn leaves(pool: &SqlitePool, after: i64, limit: i64) -> Result<
         .iter()
         .map(|r| StoredLeaf {
             seq: r.get("seq"),
-            record: r.get("record"),
-            leaf_hash: r.get::<Option<Vec<u8>>, _>("leaf_hash").unwrap_or_default(),
-            nodes: r.get("nodes"),
+            // Invalid UTF-8 cannot be the record that was hashed; the lossy text fails its hash.
+            record: match r.try_get::<String, _>("record") {
+                Ok(text) => text,
+                Err(_) => String::from_utf8_lossy(&raw_bytes(r, "record", true)).into_owned(),
+            },
+            leaf_hash: raw_bytes(r, "leaf_hash", false),
+            nodes: raw_bytes(r, "nodes", false),
         })
         .collect())
 }
 
-fn checkpoint_from_row(r: &SqliteRow) -> StoredCheckpoint {
-    StoredCheckpoint {
-        id: r.get("id"),
-        tree_size: r.get::<i64, _>("tree_size") as u64,
-        time_us: r.get("time_us"),
-        note: r.get("note"),
-    }
+fn checkpoint_from_row(r: &SqliteRow) -> Result<StoredCheckpoint> {
+    let id: i64 = r.get("id");
+    let corrupt = |column: &str| StoreError::Corrupt {
+        what: "audit checkpoint",
+        value: format!("checkpoint {id}: column {column} does not hold what it should"),
+    };
+    Ok(StoredCheckpoint {
+        id,
+        tree_size: r
+            .try_get::<i64, _>("tree_size")
+            .ok()
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| corrupt("tree_size"))?,
+        time_us: r.try_get("time_us").map_err(|_| corrupt("time_us"))?,
+        note: r.try_get("note").map_err(|_| corrupt("note"))?,
+    })
 }
 
 pub(crate) async fn checkpoints(pool: &SqlitePool) -> Result<Vec<StoredCheckpoint>> {
@@ -255,7 +355,7 @@ pub(crate) async fn checkpoints(pool: &SqlitePool) -> Result<Vec<StoredCheckpoin
             .fetch_all(pool)
             .await
             .map_err(q("read checkpoints"))?;
-    Ok(rows.iter().map(checkpoint_from_row).collect())
+    rows.iter().map(checkpoint_from_row).collect()
 }
 
 pub(crate) async fn add_checkpoint(
@@ -307,7 +407,13 @@ pub(crate) async fn cursor(pool: &SqlitePool, name: &str) -> Result<i64> {
         .fetch_optional(pool)
         .await
         .map_err(q("read audit cursor"))?;
-    Ok(row.map(|r| r.get("seq")).unwrap_or(0))
+    match row {
+        None => Ok(0),
+        Some(r) => r.try_get("seq").map_err(|_| StoreError::Corrupt {
+            what: "audit cursor",
+            value: name.to_string(),
+        }),
+    }
 }
 
 pub(crate) async fn set_cursor(pool: &SqlitePool, name: &str, seq: i64, now_us: i64) -> Result<()> {

@@ -257,12 +257,19 @@ fn the_light_check_accepts_and_refuses_exactly_what_decode_does() {
         good.canonical
             .replace(r#""page_version""#, r#""page_versions""#),
     );
+    // The same verdict (the messages name different structs).
+    let kind = |r: Result<validate::Checked, RecordError>| {
+        r.map_err(|e| match e {
+            RecordError::Schema(_) => RecordError::Schema(String::new()),
+            other => other,
+        })
+    };
     for text in &cases {
         let full = decode(text).map(|r| validate::Checked {
             seq: r.seq,
             legacy: r.legacy.is_some(),
         });
-        assert_eq!(validate::check(text), full, "{text}");
+        assert_eq!(kind(validate::check(text)), kind(full), "{text}");
     }
     assert!(validate::check(&legacy.canonical).unwrap().legacy);
 }
