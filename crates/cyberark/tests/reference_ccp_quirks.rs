@@ -248,6 +248,8 @@ async fn ccp_dropped_connection_fault_is_unavailable() {
         .unwrap();
     let err = ccp(&s).get(&payments()).await.unwrap_err();
     assert!(err.is_unavailable(), "{err:?}");
+    // Nothing answered, so there is no HTTP status or CyberArk code to report.
+    assert_eq!((err.status(), err.code()), (None, None), "{err:?}");
 }
 
 #[tokio::test]
@@ -263,6 +265,12 @@ async fn ccp_injected_server_error_is_unavailable_and_retried() {
     once.get(&payments()).await.unwrap();
     let err = once.get(&payments()).await.unwrap_err();
     assert!(err.is_unavailable(), "{err:?}");
+    // The simulator tags an injected error with its own code; the client keeps it.
+    assert_eq!(
+        (err.status(), err.code()),
+        (Some(500), Some("ARKSIM500E")),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("HTTP 500"), "{err}");
 
     s.handle.set_faults(half).unwrap();

@@ -254,6 +254,11 @@ async fn pvwa_caws00001e_500_while_the_vault_is_down_is_unavailable() {
     s.handle.set_vault_down(true);
     let err = svc.get_safe("Prod-DB").await.unwrap_err();
     assert!(err.is_unavailable(), "{err:?}");
+    assert_eq!(
+        (err.status(), err.code()),
+        (Some(500), Some("CAWS00001E")),
+        "{err:?}"
+    );
     let text = err.to_string();
     assert!(text.contains("HTTP 500 CAWS00001E"), "{text}");
     s.handle.set_vault_down(false);

@@ -91,6 +91,8 @@ pub(crate) fn build(seed: &Seed, info: &SimInfo, dir: &Path) -> Result<Config, S
         identity: IdentityConfig {
             provider: IdentityProvider::LocalTrusted,
             users,
+            oidc: None,
+            ldap: None,
         },
         cyberark: CyberArkConfig {
             ccp: CcpConfig {

@@ -4,8 +4,8 @@
 //! The caller sees the accounts of the safes where it holds `listAccounts`. `limit` defaults to
 //! 50 and is capped at 1000. The answer is `{value, count, nextLink}`: `count` is the total, and
 //! `nextLink` (absent on the last page) is relative to `/PasswordVault/`
-//! (`api/Accounts?offset=..&limit=..`) and keeps `search`, `searchType`, `sort`, `filter` and
-//! `savedfilter`, so that following it pages through the same list. `filter` knows
+//! (`api/Accounts?offset=..&limit=..`) and keeps `search`, `searchType`, `sort` and `filter`, so
+//! that following it pages through the same list; like the real PVWA it drops `savedfilter`. `filter` knows
 //! `safeName eq X` and `modificationTime gte N` (joined with AND); a filter on a safe that does
 //! not exist is an empty list, as in the PVWA.
 
@@ -26,7 +26,9 @@ use crate::world::World;
 const DEFAULT_LIMIT: usize = 50;
 
 /// The parameters a nextLink keeps.
-const KEEP: &[&str] = &["search", "searchType", "sort", "filter", "savedfilter"];
+/// What `nextLink` carries over. Not `savedfilter`: the real PVWA drops it (psPAS notes this), so a
+/// client must re-send it; the simulator does the same.
+const KEEP: &[&str] = &["search", "searchType", "sort", "filter"];
 
 /// The CPM user whose versions count as "modified by CPM".
 const CPM_USER: &str = "PasswordManager";
