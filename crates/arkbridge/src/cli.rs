@@ -35,6 +35,11 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// Approve a write block as it is now (its exact text; any edit voids the approval).
     Approve(ApproveArgs),
+    /// Sign in to the configured OIDC provider (device authorization grant) and keep the
+    /// tokens in the per-user cache.
+    Login(LoginArgs),
+    /// Delete the cached sign-in of the configured OIDC provider.
+    Logout(LogoutArgs),
     /// Explain access decisions.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -74,6 +79,20 @@ pub(crate) struct SimArgs {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct LoginArgs {
+    /// The bridge config file (its [identity.oidc] section names the provider and client).
+    #[arg(long, env = "ARKBRIDGE_CONFIG")]
+    pub(crate) config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogoutArgs {
+    /// The bridge config file.
+    #[arg(long, env = "ARKBRIDGE_CONFIG")]
+    pub(crate) config: PathBuf,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct RunArgs {
     /// The page: its id or its URL.
     pub(crate) page: String,
@@ -83,7 +102,8 @@ pub(crate) struct RunArgs {
     /// The runbook block's name (the code block's title without `arkbridge:`).
     #[arg(long)]
     pub(crate) block: Option<String>,
-    /// Run as this user (only with the development identity provider `local-trusted`).
+    /// Run as this user (only with the development identity provider `local-trusted`; with
+    /// `oidc` the user is the one signed in with `arkbridge login`).
     #[arg(long = "as", value_name = "EMAIL")]
     pub(crate) as_user: Option<String>,
     /// Print one JSON object with the result instead of live output and a summary.
@@ -101,7 +121,8 @@ pub(crate) struct ApproveArgs {
     /// The block's name; may be omitted when the page has exactly one.
     #[arg(long)]
     pub(crate) block: Option<String>,
-    /// Approve as this user (only with the development identity provider `local-trusted`).
+    /// Approve as this user (only with the development identity provider `local-trusted`; with
+    /// `oidc` the user is the one signed in with `arkbridge login`).
     #[arg(long = "as", value_name = "EMAIL")]
     pub(crate) as_user: Option<String>,
     /// Print one JSON object instead of a sentence.
@@ -147,7 +168,8 @@ pub(crate) struct ApplyArgs {
     /// Apply without asking.
     #[arg(long)]
     pub(crate) yes: bool,
-    /// Who applies it, for the audit log (with `local-trusted`, any known user).
+    /// Who applies it, for the audit log (with `local-trusted`, any known user; with `oidc`
+    /// the signed-in user, and --as is refused).
     #[arg(long = "as", value_name = "EMAIL")]
     pub(crate) as_user: Option<String>,
 }
@@ -157,9 +179,10 @@ pub(crate) struct ExplainArgs {
     /// The bridge config file.
     #[arg(long, env = "ARKBRIDGE_CONFIG")]
     pub(crate) config: PathBuf,
-    /// The user whose access is explained.
+    /// The user whose access is explained. Required with `local-trusted`; with `oidc` the
+    /// signed-in user by default, and someone else only for a member of an approver group.
     #[arg(long, value_name = "EMAIL")]
-    pub(crate) user: String,
+    pub(crate) user: Option<String>,
     /// The page: its id or its URL.
     #[arg(long)]
     pub(crate) page: String,
@@ -200,7 +223,7 @@ pub(crate) struct AuditVerifyArgs {
     pub(crate) pubkey: Option<PathBuf>,
     /// A checkpoint kept outside the store (e.g. from the SIEM) that the log must still match;
     /// may be repeated. Needs --pubkey.
-    #[arg(long = "from-checkpoint", value_name = "FILE")]
+    #[arg(long = "from-checkpoint", value_name = "FILE", requires = "pubkey")]
     pub(crate) from_checkpoint: Vec<PathBuf>,
 }
 

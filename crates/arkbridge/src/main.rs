@@ -5,6 +5,7 @@ mod audit_cmd;
 mod cli;
 mod demo;
 mod logging;
+mod login_cmd;
 mod policy_cmd;
 mod run_cmd;
 mod sim_cmd;
@@ -34,6 +35,8 @@ fn main() -> ExitCode {
             cli::Command::Sim(args) => sim_cmd::main(args).await,
             cli::Command::Run(args) => run_cmd::main(args).await,
             cli::Command::Approve(args) => policy_cmd::approve(args).await,
+            cli::Command::Login(args) => login_cmd::login(args).await,
+            cli::Command::Logout(args) => login_cmd::logout(args).await,
             cli::Command::Policy(cli::PolicyCommand::Explain(args)) => {
                 policy_cmd::explain(args).await
             }

@@ -3,9 +3,9 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use arkbridge_core::config::Config;
+use arkbridge_core::config::{Config, IdentityProvider};
 use arkbridge_core::policy::Decision;
-use arkbridge_engine::{Bridge, VerifiedUser};
+use arkbridge_engine::{Bridge, EngineError, VerifiedUser};
 
 use crate::cli::{ApplyArgs, ApproveArgs, ExplainArgs, PlanArgs};
 use crate::run_cmd::{fail, report_recovery, warn_identity};
@@ -13,10 +13,7 @@ use crate::run_cmd::{fail, report_recovery, warn_identity};
 pub(crate) async fn approve(args: ApproveArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config)?;
     warn_identity(&config);
-    let Some(claimed) = args.as_user.as_deref() else {
-        anyhow::bail!("--as EMAIL is required with the local-trusted identity provider");
-    };
-    let approver = match VerifiedUser::resolve(&config, claimed) {
+    let approver = match VerifiedUser::caller(&config, args.as_user.as_deref()).await {
         Ok(u) => u,
         Err(e) => return Ok(fail(args.json, &e)),
     };
@@ -24,6 +21,13 @@ pub(crate) async fn approve(args: ApproveArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("cannot connect the bridge")?;
     report_recovery(&recovery);
+    let approver = match bridge.adopt(approver).await {
+        Ok(u) => u,
+        Err(e) => {
+            bridge.shutdown().await;
+            return Ok(fail(args.json, &e));
+        }
+    };
     let result = bridge
         .approve(&approver, &args.page, args.block.as_deref())
         .await;
@@ -52,14 +56,33 @@ pub(crate) async fn approve(args: ApproveArgs) -> anyhow::Result<ExitCode> {
 pub(crate) async fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config)?;
     warn_identity(&config);
-    let user = match VerifiedUser::resolve(&config, &args.user) {
+    // With `local-trusted` the --user is resolved as it always was; with `oidc` the signed-in
+    // user is explained, or (for an approver only) the --user they name.
+    let oidc = config.identity.provider == IdentityProvider::Oidc;
+    let first = match (oidc, args.user.as_deref()) {
+        (false, Some(user)) => VerifiedUser::resolve(&config, user),
+        (false, None) => Err(EngineError::Identity(
+            "--user EMAIL is required with the local-trusted identity provider".into(),
+        )),
+        (true, _) => VerifiedUser::caller(&config, None).await,
+    };
+    let first = match first {
         Ok(u) => u,
         Err(e) => return Ok(fail(args.json, &e)),
     };
+    let approver_groups = config.policy.approver_groups.clone();
     let (bridge, recovery) = Bridge::connect(config)
         .await
         .context("cannot connect the bridge")?;
     report_recovery(&recovery);
+    let user =
+        match explained_user(&bridge, first, oidc, args.user.as_deref(), &approver_groups).await {
+            Ok(u) => u,
+            Err(e) => {
+                bridge.shutdown().await;
+                return Ok(fail(args.json, &e));
+            }
+        };
     let result = bridge
         .explain(&user, &args.page, args.block.as_deref())
         .await;
@@ -78,6 +101,35 @@ pub(crate) async fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(3)
     })
+}
+
+/// Whose access `policy explain` shows: with `oidc` the signed-in caller, unless `--user` names
+/// someone else, which only a member of an approver group may ask.
+async fn explained_user(
+    bridge: &Bridge<arkbridge_store::SqliteStore>,
+    first: VerifiedUser,
+    oidc: bool,
+    asked: Option<&str>,
+    approver_groups: &[String],
+) -> Result<VerifiedUser, EngineError> {
+    if !oidc {
+        return Ok(first);
+    }
+    let caller = bridge.adopt(first).await?;
+    match asked {
+        Some(other) if !other.eq_ignore_ascii_case(&caller.email) => {
+            if !caller.groups.iter().any(|g| approver_groups.contains(g)) {
+                return Err(EngineError::Identity(format!(
+                    "{} may explain only their own access: explaining {other} needs membership \
+                     of an approver group ({})",
+                    caller.email,
+                    approver_groups.join(", ")
+                )));
+            }
+            bridge.other_user(other).await
+        }
+        _ => Ok(caller),
+    }
 }
 
 /// The decision as people read it: the verdict, then each rule with its reasons.
@@ -163,14 +215,24 @@ pub(crate) async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
 pub(crate) async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config)?;
     warn_identity(&config);
-    let actor = match args.as_user.as_deref() {
-        Some(claimed) => match VerifiedUser::resolve(&config, claimed) {
-            Ok(u) => u.email,
+    let verified = match (config.identity.provider, args.as_user.as_deref()) {
+        (IdentityProvider::LocalTrusted, None) => None,
+        (_, claimed) => match VerifiedUser::caller(&config, claimed).await {
+            Ok(u) => Some(u),
             Err(e) => return Ok(fail(false, &e)),
+        },
+    };
+    let bridge = connect(&args.config).await?;
+    let actor = match verified {
+        Some(user) => match bridge.adopt(user).await {
+            Ok(u) => u.email,
+            Err(e) => {
+                bridge.shutdown().await;
+                return Ok(fail(false, &e));
+            }
         },
         None => String::new(),
     };
-    let bridge = connect(&args.config).await?;
     let p = match bridge.policy_plan(args.prune).await {
         Ok(p) => p,
         Err(e) => {

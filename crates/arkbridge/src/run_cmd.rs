@@ -14,10 +14,7 @@ use crate::sim_cmd::wait_for_shutdown;
 pub(crate) async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config)?;
     warn_identity(&config);
-    let Some(claimed) = args.as_user.as_deref() else {
-        anyhow::bail!("--as EMAIL is required with the local-trusted identity provider");
-    };
-    let user = match VerifiedUser::resolve(&config, claimed) {
+    let user = match VerifiedUser::caller(&config, args.as_user.as_deref()).await {
         Ok(u) => u,
         Err(e) => return Ok(fail(args.json, &e)),
     };
@@ -25,6 +22,13 @@ pub(crate) async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("cannot connect the bridge")?;
     report_recovery(&recovery);
+    let user = match bridge.adopt(user).await {
+        Ok(u) => u,
+        Err(e) => {
+            bridge.shutdown().await;
+            return Ok(fail(args.json, &e));
+        }
+    };
     let request = RunRequest {
         page: args.page.clone(),
         block: args.block.clone(),

@@ -14,7 +14,11 @@ use crate::policy::{Access, Grant, PolicySettings};
 use crate::secret_ref::SecretRef;
 
 mod confluence;
+mod identity;
 pub use confluence::{ConfluenceAuth, ConfluenceConfig, ConfluenceFlavor};
+pub use identity::{
+    GroupsFrom, IdentityConfig, IdentityProvider, LdapSection, LocalUser, OidcSection,
+};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -40,35 +44,6 @@ pub struct Config {
     /// How the grants are applied: safe membership, approver groups, permission mapping.
     #[serde(default)]
     pub policy: PolicySettings,
-}
-
-/// Where verified identities come from.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct IdentityConfig {
-    pub provider: IdentityProvider,
-    /// For `local-trusted`: the directory of users and their groups.
-    #[serde(default)]
-    pub users: Vec<LocalUser>,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum IdentityProvider {
-    /// The caller's claimed identity (`--as EMAIL`) is trusted. Development only.
-    LocalTrusted,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct LocalUser {
-    pub email: String,
-    #[serde(default)]
-    pub groups: Vec<String>,
-    /// The user's Confluence account id (Cloud) or username (Data Center), so that Confluence
-    /// can be asked whether they may view a page and what role they hold in its space.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confluence_account_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -297,6 +272,7 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.confluence.validate(self.allow_inline_secrets)?;
+        self.identity.validate(self.allow_inline_secrets)?;
         if !self.allow_inline_secrets
             && matches!(self.cyberark.pvwa.password, ConfigSecret::Inline(_))
         {
@@ -389,6 +365,9 @@ impl Config {
             fix(p);
         }
         if let Some(p) = &mut self.confluence.ca_cert {
+            fix(p);
+        }
+        if let Some(p) = self.identity.oidc.as_mut().and_then(|o| o.ca_cert.as_mut()) {
             fix(p);
         }
     }

@@ -192,26 +192,19 @@ impl<S: Store> Bridge<S> {
         space: &Space,
         runbook: &Runbook,
     ) -> Result<ApprovalFacts, EngineError> {
-        let approvals = self
-            .store
-            .approvals(&page.id, &runbook.name)
-            .await?
-            .into_iter()
-            .map(|a| Approval {
-                approver_groups: self
-                    .config
-                    .local_user_groups(&a.approver)
-                    .map(<[String]>::to_vec)
-                    .unwrap_or_default(),
+        let mut approvals = Vec::new();
+        for a in self.store.approvals(&page.id, &runbook.name).await? {
+            approvals.push(Approval {
+                approver_groups: self.approver_groups(&a.approver).await,
                 approver: a.approver,
                 script_sha256: a.script_sha256,
                 page_version: u64::try_from(a.page_version).unwrap_or(0),
-            })
-            .collect();
-        let editor = self
-            .block_last_editor(page, runbook)
-            .await
-            .and_then(|account| VerifiedUser::by_confluence_account(&self.config, &account));
+            });
+        }
+        let editor = match self.block_last_editor(page, runbook).await {
+            Some(account) => self.user_by_confluence_account(&account).await,
+            None => None,
+        };
         let last_editor = match editor {
             Some(editor) => Some(self.user_facts(&editor, space).await),
             None => None,

@@ -39,6 +39,9 @@ pub enum EngineError {
     },
     #[error("{user} is not a known user of the local-trusted identity provider")]
     UnknownUser { user: String },
+    /// The caller's identity could not be established (not signed in, `--as` refused...).
+    #[error("{0}")]
+    Identity(String),
     #[error("denied: {reasons}")]
     Denied { reasons: String, audit_seq: i64 },
     #[error("CyberArk is unavailable and the run cannot go on read-only: {0}")]

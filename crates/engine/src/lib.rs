@@ -53,6 +53,11 @@ pub struct Bridge<S: Store = SqliteStore> {
     /// outage keeps the circuit open across logons instead of starting each session closed.
     pvwa_resilience: Resilience,
     locks_dir: PathBuf,
+    /// The issuer and subject of each user verified in this process, by the e-mail the flow
+    /// passes around as the actor, so that their audit records name the token's `sub`.
+    principals: std::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
+    /// The LDAP directory of `[identity.ldap]`, bound at first use.
+    ldap: tokio::sync::OnceCell<arkbridge_identity::LdapDirectory>,
 }
 
 impl<S: Store> std::fmt::Debug for Bridge<S> {
@@ -106,6 +111,8 @@ impl<S: Store> Bridge<S> {
                 BreakerConfig::default(),
             ),
             locks_dir,
+            principals: std::sync::Mutex::default(),
+            ldap: tokio::sync::OnceCell::new(),
         };
         let report = bridge.recover().await?;
         Ok((bridge, report))
@@ -149,14 +156,45 @@ impl<S: Store> Bridge<S> {
         event.actor = if actor == BRIDGE_ACTOR {
             Actor::system()
         } else {
-            match self.config.identity.provider {
-                IdentityProvider::LocalTrusted => {
+            let known = self
+                .principals
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(actor)
+                .cloned();
+            match (self.config.identity.provider, known) {
+                (IdentityProvider::LocalTrusted, _) => {
                     Actor::user("local-trusted", actor, AuthMethod::CliLocal)
+                }
+                (IdentityProvider::Oidc, Some((issuer, subject))) => {
+                    Actor::user(&issuer, &subject, AuthMethod::Oidc)
+                }
+                // A user this process did not verify itself (an approver recorded earlier): the
+                // configured issuer vouched for them by e-mail.
+                (IdentityProvider::Oidc, None) => {
+                    let issuer = self
+                        .config
+                        .identity
+                        .oidc
+                        .as_ref()
+                        .map_or("oidc", |o| o.issuer.as_str());
+                    Actor::user(issuer, actor, AuthMethod::Oidc)
                 }
             }
         };
         event.actor.session_id = event.run_id.clone();
         event
+    }
+
+    /// Records a verified user's issuer and subject for the audit records of their actions.
+    pub fn remember(&self, user: &VerifiedUser) {
+        self.principals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                user.email.clone(),
+                (user.issuer.clone(), user.subject.clone()),
+            );
     }
 
     /// Runs `f` with a logged-on PVWA session, logging on at first use.

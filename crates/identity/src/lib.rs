@@ -11,6 +11,7 @@
 
 mod claims;
 mod clock;
+mod device_flow;
 mod error;
 mod forge;
 mod headers;
@@ -31,12 +32,16 @@ mod ldap_tls;
 mod oidc;
 mod oidc_discovery;
 mod replay;
+mod token_cache;
 mod user;
 mod verifier;
 mod webhook;
 
 pub use claims::Claims;
 pub use clock::{Clock, system_unix};
+pub use device_flow::{
+    DEFAULT_SCOPES, DEVICE_CODE_GRANT, DeviceAuthorization, DeviceFlow, DeviceFlowError, TokenSet,
+};
 pub use error::IdentityError;
 pub use forge::{
     FORGE_ISSUER, FORGE_JWKS_URL, FORGE_SYSTEM_TOKEN_HEADER, ForgeConfig, ForgeInvocation,
@@ -53,6 +58,7 @@ pub use ldap_filter::escape_filter_value;
 pub use ldap_groups::{Group, UserGroups};
 pub use oidc::{OidcConfig, OidcVerifier};
 pub use oidc_discovery::ProviderMetadata;
+pub use token_cache::{CachedTokens, TokenCache, TokenCacheError, state_dir, verify_cached};
 pub use user::{IdentitySource, VerifiedUser};
 pub use verifier::{DEFAULT_REPLAY_CAPACITY, JwtRules, JwtVerifier, VerifiedToken};
 pub use webhook::{DC_SIGNATURE_HEADER, DcWebhookVerifier};

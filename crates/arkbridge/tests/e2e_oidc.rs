@@ -1,0 +1,276 @@
+//! OIDC identity from the command line, against `arkbridge sim`: `arkbridge login` signs alice in
+//! with the device authorization grant (approved through the simulator's admin call), later
+//! commands verify the cached ID token, `--as` is refused, and a tampered cache is refused.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use arkbridge_core::config::{GroupsFrom, IdentityConfig, IdentityProvider, OidcSection};
+use support::*;
+
+const PLANTED: &str = "Oidc-Planted-Secret-23";
+const ADMIN_PASSWORD: &str = "Adm1n-oidc-pw";
+
+fn seed() -> String {
+    seed_with(PLANTED, "").replacen(
+        "  - username: Administrator\n",
+        &format!("  - username: Administrator\n    password: {ADMIN_PASSWORD}\n"),
+        1,
+    )
+}
+
+/// The simulator's bridge config, with identity from its OIDC provider and the CLI's client.
+fn write_oidc_config(r: &Path, sim: &Sim) -> String {
+    let identity = &sim.info["identity"];
+    let mut config = sim.config.clone();
+    config.identity = IdentityConfig {
+        provider: IdentityProvider::Oidc,
+        users: Vec::new(),
+        oidc: Some(OidcSection {
+            issuer: identity["oidc_issuer"].as_str().unwrap().to_string(),
+            client_id: "arkbridge-cli".into(),
+            api_audience: identity["oidc_api_audience"].as_str().map(str::to_string),
+            groups_claim: "groups".into(),
+            email_claim: "email".into(),
+            confluence_account_claim: identity["oidc_account_id_claim"]
+                .as_str()
+                .map(str::to_string),
+            ca_cert: sim.config.cyberark.ccp.ca_cert.clone(),
+            groups_from: GroupsFrom::Token,
+        }),
+        ldap: None,
+    };
+    let path = r.join("oidc.toml");
+    std::fs::write(&path, config.to_toml()).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// The binary with the test's own state folder, so the token cache lands in the test's folder.
+fn command(r: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .env("TMPDIR", r.join("tmp"))
+        .env("XDG_STATE_HOME", r.join("state"))
+        .env("ARKBRIDGE_LOG", "debug");
+    c
+}
+
+fn run(r: &Path, name: &str, args: &[&str]) -> Output {
+    let out = command(r, args).output().unwrap();
+    std::fs::write(r.join("logs").join(format!("{name}.stdout")), &out.stdout).unwrap();
+    std::fs::write(r.join("logs").join(format!("{name}.stderr")), &out.stderr).unwrap();
+    out
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs `arkbridge login`, approves its user code as `email` through the admin call, and
+/// returns login's whole output once it has finished.
+fn login_as(r: &Path, sim: &Sim, config: &str, email: &str) -> (Option<i32>, String) {
+    let mut child = command(r, &["login", "--config", config])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(
+            std::fs::File::create(r.join("logs").join("login.stderr")).unwrap(),
+        ))
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = String::new();
+    let code = loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("login ended before showing a code: {seen}"))
+            .unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if let Some(code) = line.strip_prefix("user code: ") {
+            break code.trim().to_string();
+        }
+    };
+    let idp = sim.info["identity"]["idp_url"].as_str().unwrap();
+    let ca = std::fs::read(sim.config.cyberark.ccp.ca_cert.as_ref().unwrap()).unwrap();
+    let status = rt().block_on(async {
+        let client = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+            .build()
+            .unwrap();
+        client
+            .post(format!("{idp}/__arkbridge_sim/device"))
+            .basic_auth("Administrator", Some(ADMIN_PASSWORD))
+            .json(&serde_json::json!({ "user_code": code, "email": email }))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert!(status.is_success(), "the admin approval failed: {status}");
+    for line in lines {
+        seen.push_str(&line.unwrap());
+        seen.push('\n');
+    }
+    (child.wait().unwrap().code(), seen)
+}
+
+#[test]
+fn login_by_device_code_then_commands_use_the_verified_oidc_user() {
+    let root = test_root();
+    let r = root.path();
+    let sim = start_sim(r, &seed());
+    let config = write_oidc_config(r, &sim);
+    let page = page_id_by_title(&sim, "Restart payments API");
+    let explain = |name: &str| {
+        run(
+            r,
+            name,
+            &[
+                "policy", "explain", "--config", &config, "--page", &page, "--block", "restart",
+            ],
+        )
+    };
+
+    // Before any login, commands say how to sign in.
+    let out = explain("explain-before-login");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("arkbridge login"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let (code, shown) = login_as(r, &sim, &config, "alice@example.com");
+    assert_eq!(code, Some(0), "login failed: {shown}");
+    assert!(shown.contains("signed in as alice@example.com"), "{shown}");
+    assert!(shown.contains("platform-admins"), "{shown}");
+    let caches: Vec<_> = std::fs::read_dir(r.join("state/arkbridge"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(caches.len(), 1, "{caches:?}");
+    let cache = &caches[0];
+    let mode = std::fs::metadata(cache).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // The signed-in user is explained, verified by oidc, with her groups from the token.
+    let out = explain("explain-alice");
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("alice@example.com was verified by oidc"),
+        "{shown}"
+    );
+    assert!(shown.contains("platform-admins"), "{shown}");
+
+    // Her refused approval is audited with the issuer, her `sub` and the method `oidc`.
+    let out = run(
+        r,
+        "approve-alice",
+        &["approve", &page, "--block", "restart", "--config", &config],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let out = run(
+        r,
+        "audit-approval",
+        &[
+            "audit",
+            "show",
+            "--json",
+            "--config",
+            &config,
+            "--action",
+            "approval.granted",
+        ],
+    );
+    let records = text(&out.stdout);
+    let last: serde_json::Value =
+        serde_json::from_str(records.lines().last().expect("an approval record")).unwrap();
+    let identity = &sim.info["identity"];
+    let sub = identity["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "alice@example.com")
+        .unwrap()["sub"]
+        .clone();
+    let actor = &last["actor"];
+    assert_eq!(actor["issuer"], identity["oidc_issuer"], "{last}");
+    assert_eq!(actor["subject"], sub, "{last}");
+    assert_eq!(actor["auth_method"], "oidc", "{last}");
+
+    // Explaining someone else needs an approver group, which alice is not in.
+    let out = run(
+        r,
+        "explain-bob",
+        &[
+            "policy",
+            "explain",
+            "--config",
+            &config,
+            "--page",
+            &page,
+            "--block",
+            "restart",
+            "--user",
+            "bob@example.com",
+        ],
+    );
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("may explain only their own access"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // `--as` is refused with oidc.
+    let out = run(
+        r,
+        "run-as",
+        &[
+            "run",
+            &page,
+            "--block",
+            "restart",
+            "--config",
+            &config,
+            "--as",
+            "carol@example.com",
+        ],
+    );
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("--as is refused"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A cache whose ID token was altered no longer verifies.
+    let mut record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cache).unwrap()).unwrap();
+    let token = record["id_token"].as_str().unwrap().to_string();
+    let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+    let forged = parts[1].replace('A', "B");
+    assert_ne!(forged, parts[1], "the payload has no `A` to change");
+    parts[1] = forged;
+    record["id_token"] = serde_json::Value::String(parts.join("."));
+    std::fs::write(cache, serde_json::to_vec(&record).unwrap()).unwrap();
+    let out = explain("explain-tampered");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("not valid") && err.contains("arkbridge login"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(&token),
+        "the token must never be printed: {err}"
+    );
+
+    // Logout deletes the cache.
+    let out = run(r, "logout", &["logout", "--config", &config]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!cache.exists());
+}
