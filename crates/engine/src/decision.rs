@@ -9,7 +9,7 @@
 //!
 //! Anything that cannot be learned stays unknown, and the rule that needs it denies.
 
-use arkbridge_confluence::{Page, PermissionSubject, Space};
+use arkbridge_confluence::{Page, PermissionSubject, Space, SpacePermission};
 use arkbridge_core::policy::{
     Approval, ApprovalFacts, Decision, Facts, PageFacts, SafeMember, SafeMembers, SpaceRole,
     UserFacts, decide,
@@ -53,7 +53,9 @@ impl<S: Store> Bridge<S> {
     ) -> Result<Decision, EngineError> {
         let hash = script_sha256(&runbook.script);
         let settings = &self.config.policy;
-        let user_facts = self.user_facts(user, space).await;
+        // Read once per decision: the requester's role and the last editor's come from it.
+        let permissions = self.space_permissions(space).await;
+        let user_facts = self.user_facts(user, permissions.as_deref()).await;
         let page_facts = PageFacts {
             id: page.id.clone(),
             version: page.version,
@@ -66,7 +68,10 @@ impl<S: Store> Bridge<S> {
             None
         };
         let approval = if runbook.mode == Mode::Write {
-            Some(self.approval_facts(page, space, runbook).await?)
+            Some(
+                self.approval_facts(page, permissions.as_deref(), runbook)
+                    .await?,
+            )
         } else {
             None
         };
@@ -81,36 +86,46 @@ impl<S: Store> Bridge<S> {
         Ok(decide(&self.config.grants, settings, &facts))
     }
 
-    async fn user_facts(&self, user: &VerifiedUser, space: &Space) -> UserFacts {
+    async fn user_facts(
+        &self,
+        user: &VerifiedUser,
+        permissions: Option<&[SpacePermission]>,
+    ) -> UserFacts {
         UserFacts {
             id: user.email.clone(),
             verified_by: Some(user.verified_by.to_string()),
             groups: user.groups.clone(),
-            space_role: self.space_role(user, space).await,
+            space_role: self.space_role(user, permissions).await,
         }
     }
 
+    /// The space's permission assignments; `None` (logged) when they cannot be read, which
+    /// leaves every user without a role.
+    async fn space_permissions(&self, space: &Space) -> Option<Vec<SpacePermission>> {
+        let listed = match self.confluence.space_permissions(space) {
+            Ok(paged) => paged.collect_all().await,
+            Err(e) => Err(e),
+        };
+        listed
+            .inspect_err(|e| {
+                tracing::warn!(error = %e, space = %space.key, "cannot read space permissions");
+            })
+            .ok()
+    }
+
     /// The user's role in the space; `None` when they hold none or it cannot be read.
-    async fn space_role(&self, user: &VerifiedUser, space: &Space) -> Option<SpaceRole> {
+    async fn space_role(
+        &self,
+        user: &VerifiedUser,
+        permissions: Option<&[SpacePermission]>,
+    ) -> Option<SpaceRole> {
+        let permissions = permissions?;
         let account = user.confluence_account.as_deref()?;
         let groups = match self.confluence.user_groups(account).await {
             Ok(g) => g,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the user's Confluence groups");
                 Vec::new()
-            }
-        };
-        let permissions = match self.confluence.space_permissions(space) {
-            Ok(paged) => match paged.collect_all().await {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::warn!(error = %e, space = %space.key, "cannot read space permissions");
-                    return None;
-                }
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, space = %space.key, "cannot read space permissions");
-                return None;
             }
         };
         permissions
@@ -189,7 +204,7 @@ impl<S: Store> Bridge<S> {
     async fn approval_facts(
         &self,
         page: &Page,
-        space: &Space,
+        permissions: Option<&[SpacePermission]>,
         runbook: &Runbook,
     ) -> Result<ApprovalFacts, EngineError> {
         let mut approvals = Vec::new();
@@ -206,7 +221,7 @@ impl<S: Store> Bridge<S> {
             None => None,
         };
         let last_editor = match editor {
-            Some(editor) => Some(self.user_facts(&editor, space).await),
+            Some(editor) => Some(self.user_facts(&editor, permissions).await),
             None => None,
         };
         Ok(ApprovalFacts {
