@@ -17,6 +17,8 @@ use arkbridge_store::Store;
 use crate::cli::DemoArgs;
 use crate::run_cmd::{report_recovery, summary, warn_identity};
 use crate::sim_cmd::wait_for_shutdown;
+use arkbridge_identity::{CachedTokens, DEFAULT_SCOPES, DeviceFlow, system_unix};
+use arkbridge_sim::SimHandle;
 
 const DEMO_PAGE: &str = "Restart payments API";
 const DEMO_APPROVER: &str = "carol@example.com";
@@ -32,7 +34,9 @@ pub(crate) async fn main(args: DemoArgs) -> anyhow::Result<ExitCode> {
     })
     .await
     .context("cannot start the simulators")?;
-    let config_path = dir.join("arkbridge.toml");
+    // The demo's users are verified by the simulator's OIDC provider, as a real deployment's
+    // are by Okta; `arkbridge.toml` (local-trusted) is there for scripted tries.
+    let config_path = dir.join("arkbridge-oidc.toml");
     let config = Config::load(&config_path)?;
     warn_identity(&config);
     println!("== arkbridge demo (folder {})", dir.display());
@@ -50,13 +54,39 @@ pub(crate) async fn main(args: DemoArgs) -> anyhow::Result<ExitCode> {
         "   bridge connected: its Confluence token and PVWA password came from CyberArk through the CCP"
     );
 
+    println!(
+        "\n== signing in {DEMO_USER}, {DEMO_APPROVER} and {DENIED_USER} at the identity provider {}",
+        sim.info().identity.oidc_issuer
+    );
+    println!(
+        "   (OIDC device authorization grant: each user enters the code shown and their password on the provider's /activate page)"
+    );
+    let (alice, carol, bob) = tokio::try_join!(
+        sign_in(&sim, &config, DEMO_USER),
+        sign_in(&sim, &config, DEMO_APPROVER),
+        sign_in(&sim, &config, DENIED_USER),
+    )?;
+    let mut users = Vec::new();
+    for (user, code) in [alice, carol, bob] {
+        let user = bridge.adopt(user).await?;
+        println!(
+            "   {} signed in with code {code}: ID token verified against the provider's JWKS (sub {}, groups {})",
+            user.email,
+            user.subject,
+            user.groups.join(", ")
+        );
+        users.push(user);
+    }
+    let [alice, carol, bob]: [VerifiedUser; 3] = users
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("three users were signed in"))?;
+
     let pages = bridge.confluence().find_pages(DEMO_PAGE, None).await?;
     let page = pages
         .first()
         .context("the demo page is missing from the simulator")?;
     // The demo ships with the `restart` block approved by carol (change-approvers), as a
     // write block must be before anyone runs it.
-    let carol = VerifiedUser::resolve(&config, DEMO_APPROVER)?;
     let approval = bridge
         .approve(&carol, &page.id, Some("restart"))
         .await
@@ -69,7 +99,6 @@ pub(crate) async fn main(args: DemoArgs) -> anyhow::Result<ExitCode> {
         "\n== running block `restart` of page {} \"{}\" as {DEMO_USER}",
         page.id, page.title
     );
-    let alice = VerifiedUser::resolve(&config, DEMO_USER)?;
     let request = RunRequest {
         page: page.id.clone(),
         block: Some("restart".into()),
@@ -115,7 +144,6 @@ pub(crate) async fn main(args: DemoArgs) -> anyhow::Result<ExitCode> {
     };
 
     println!("\n== and {DENIED_USER} (group developers) asks for the same block");
-    let bob = VerifiedUser::resolve(&config, DENIED_USER)?;
     let request = RunRequest {
         page: page.id.clone(),
         block: Some("restart".into()),
@@ -137,9 +165,19 @@ pub(crate) async fn main(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
     println!("\n== the simulators keep serving. Try:");
     println!(
-        "   arkbridge run {} --config {} --as {DEMO_USER}",
+        "   arkbridge login --config {}   (sign in as {DEMO_USER}; her password is in {})",
+        config_path.display(),
+        dir.join("sim.json").display()
+    );
+    println!(
+        "   arkbridge run {} --config {}",
         page.id,
         config_path.display()
+    );
+    println!(
+        "   arkbridge run {} --config {} --as {DEMO_USER}   (development identity, no sign-in)",
+        page.id,
+        dir.join("arkbridge.toml").display()
     );
     println!(
         "   arkbridge audit verify --config {}",
@@ -172,4 +210,42 @@ async fn show_audit<S: Store>(bridge: &Bridge<S>, run_id: &str) -> anyhow::Resul
         report.root_base64()
     );
     Ok(())
+}
+
+/// Signs `email` in at the simulator's OIDC provider with the device authorization grant, as
+/// `arkbridge login` does, playing the person's part on the provider's page; returns the
+/// verified user (groups from the token) and the user code they entered. The tokens stay in
+/// memory.
+async fn sign_in(
+    sim: &SimHandle,
+    config: &Config,
+    email: &str,
+) -> anyhow::Result<(VerifiedUser, String)> {
+    let oidc = config
+        .identity
+        .oidc
+        .as_ref()
+        .context("the demo config has no [identity.oidc]")?;
+    let flow = DeviceFlow::discover(&oidc.issuer, &oidc.client_id, oidc.ca_cert.as_deref())
+        .await
+        .with_context(|| format!("cannot start the sign-in at {}", oidc.issuer))?;
+    let auth = flow.start(DEFAULT_SCOPES).await?;
+    let person = sim
+        .info()
+        .identity
+        .users
+        .iter()
+        .find(|u| u.email.eq_ignore_ascii_case(email))
+        .with_context(|| format!("{email} is not a user of the simulated provider"))?;
+    sim.activate_device(&auth.user_code, &person.email, &person.password)?;
+    let tokens = flow.poll(&auth).await?;
+    let tokens = CachedTokens {
+        id_token: tokens.id_token,
+        access_token: tokens.access_token,
+        saved_at: system_unix(),
+    };
+    let user = VerifiedUser::from_tokens(config, &tokens)
+        .await
+        .with_context(|| format!("the provider's tokens for {email} do not verify"))?;
+    Ok((user, auth.user_code))
 }

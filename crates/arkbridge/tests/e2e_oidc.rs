@@ -274,3 +274,84 @@ fn login_by_device_code_then_commands_use_the_verified_oidc_user() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(!cache.exists());
 }
+
+/// With groups from the token, other people are known only from their own verified sign-ins:
+/// carol's approval counts with the groups her token carried when she approved, and alice, the
+/// block's last editor, is judged by her latest sign-in while it is younger than
+/// `policy.principal_max_age_hours`.
+#[test]
+fn approvals_and_last_editors_come_from_verified_sign_ins() {
+    let root = test_root();
+    let r = root.path();
+    let sim = start_sim(r, &seed());
+    let config = write_oidc_config(r, &sim);
+    let page = page_id_by_title(&sim, "Restart payments API");
+    let run_restart = |name: &str, config: &str| {
+        run(
+            r,
+            name,
+            &["run", &page, "--block", "restart", "--config", config],
+        )
+    };
+
+    // Alice (platform-admins, the block's author) before any approval: denied for that reason.
+    let (code, shown) = login_as(r, &sim, &config, "alice@example.com");
+    assert_eq!(code, Some(0), "login failed: {shown}");
+    let out = run_restart("run-unapproved", &config);
+    assert_ne!(out.status.code(), Some(0));
+    let err = text(&out.stderr);
+    assert!(err.contains("no approval is recorded"), "{err}");
+
+    // Carol approves as herself; her token says change-approvers.
+    let (code, shown) = login_as(r, &sim, &config, "carol@example.com");
+    assert_eq!(code, Some(0), "login failed: {shown}");
+    let out = run(
+        r,
+        "approve",
+        &["approve", &page, "--block", "restart", "--config", &config],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // With no tolerance for age, alice's own sign-in is already too old to vouch for her as
+    // the last editor, so the write run is denied.
+    let strict = r.join("oidc-strict.toml");
+    let mut strict_config = arkbridge_core::config::Config::load(Path::new(&config)).unwrap();
+    strict_config.policy.principal_max_age_hours = 0;
+    std::fs::write(&strict, strict_config.to_toml()).unwrap();
+    let strict = strict.to_str().unwrap();
+    let (code, shown) = login_as(r, &sim, &config, "alice@example.com");
+    assert_eq!(code, Some(0), "login failed: {shown}");
+    let out = run_restart("run-stale-editor", strict);
+    assert_ne!(out.status.code(), Some(0));
+    let err = text(&out.stderr);
+    assert!(err.contains("last editor could not be determined"), "{err}");
+
+    // Within the default day, carol's recorded approval and alice's sign-in allow the run.
+    let out = run_restart("run-approved", &config);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let shown = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(shown.contains("succeeded"), "{shown}");
+    assert!(shown.contains("DB_PASSWORD=*****"), "{shown}");
+    // The secret was in the run's environment only: it is in no file but the seed.
+    assert_eq!(
+        files_containing(&[&r.join("seed")], PLANTED.as_bytes()).len(),
+        1
+    );
+    let dirs = [
+        sim.dir.as_path(),
+        &r.join("tmp"),
+        &r.join("logs"),
+        &r.join("state"),
+        &sim.config.data_dir,
+    ];
+    assert_eq!(
+        files_containing(&dirs, PLANTED.as_bytes()),
+        Vec::<std::path::PathBuf>::new()
+    );
+}

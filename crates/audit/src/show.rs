@@ -57,7 +57,7 @@ pub fn table(records: &[AuditRecord]) -> String {
             [
                 r.seq.to_string(),
                 time,
-                clip(&e.actor.subject, 32),
+                clip(e.actor.name.as_deref().unwrap_or(&e.actor.subject), 32),
                 e.action.as_str().to_string(),
                 e.outcome.as_str().to_string(),
                 clip(&target_summary(&e.target), 48),

@@ -94,6 +94,7 @@ impl<S: Store> Bridge<S> {
                     script_sha256: hash.clone(),
                     page_version: i64::try_from(page.version).unwrap_or(i64::MAX),
                     approver: approver.email.clone(),
+                    approver_groups: approver.groups.clone(),
                     created_micros: now_micros(),
                 },
                 event,

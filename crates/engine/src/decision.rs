@@ -210,7 +210,9 @@ impl<S: Store> Bridge<S> {
         let mut approvals = Vec::new();
         for a in self.store.approvals(&page.id, &runbook.name).await? {
             approvals.push(Approval {
-                approver_groups: self.approver_groups(&a.approver).await,
+                approver_groups: self
+                    .approval_groups(&a.approver, a.approver_groups.as_deref())
+                    .await,
                 approver: a.approver,
                 script_sha256: a.script_sha256,
                 page_version: u64::try_from(a.page_version).unwrap_or(0),

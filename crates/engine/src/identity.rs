@@ -15,7 +15,7 @@
 
 use arkbridge_core::config::{Config, GroupsFrom, IdentityProvider, OidcSection};
 use arkbridge_identity::{
-    LdapConfig, LdapDirectory, OidcConfig, OidcVerifier, TokenCache, verify_cached,
+    CachedTokens, LdapConfig, LdapDirectory, OidcConfig, OidcVerifier, TokenCache, verify_cached,
 };
 use arkbridge_store::Store;
 use serde::Serialize;
@@ -117,6 +117,16 @@ impl VerifiedUser {
             .ok_or_else(|| {
                 EngineError::Identity(format!("not signed in to {} ({LOGIN_HINT})", oidc.issuer))
             })?;
+        VerifiedUser::from_tokens(config, &tokens).await
+    }
+
+    /// The user an ID token from the configured OIDC provider names, once its signature (the
+    /// provider's JWKS), issuer, audience and expiry check out; groups from the token.
+    pub async fn from_tokens(
+        config: &Config,
+        tokens: &CachedTokens,
+    ) -> Result<VerifiedUser, EngineError> {
+        let oidc = oidc_section(config)?;
         let mut settings = OidcConfig::new(&oidc.issuer, &oidc.client_id);
         settings.api_audience = oidc.api_audience.clone();
         settings.groups_claim = oidc.groups_claim.clone();
@@ -128,7 +138,7 @@ impl VerifiedUser {
         let verifier = OidcVerifier::new(settings)
             .map_err(|e| EngineError::Setup(format!("identity.oidc: {e}")))?;
         let (user, account) =
-            verify_cached(&verifier, &tokens, oidc.confluence_account_claim.as_deref())
+            verify_cached(&verifier, tokens, oidc.confluence_account_claim.as_deref())
                 .await
                 .map_err(|e| {
                     EngineError::Identity(format!(
@@ -169,6 +179,9 @@ impl<S: Store> Bridge<S> {
             user.groups = self.ldap_groups(&user.email).await?;
         }
         self.remember(&user);
+        if user.verified_by == "oidc" {
+            self.keep_principal(&user).await;
+        }
         Ok(user)
     }
 
@@ -210,6 +223,9 @@ impl<S: Store> Bridge<S> {
             .oidc
             .as_ref()
             .is_some_and(|o| o.groups_from == GroupsFrom::Ldap);
+        if self.groups_from_token() {
+            return self.principal_user(account_id).await;
+        }
         if self.config.identity.provider != IdentityProvider::Oidc || !ldap {
             return VerifiedUser::by_confluence_account(&self.config, account_id);
         }

@@ -15,6 +15,7 @@ mod decision;
 mod error;
 mod identity;
 mod lock;
+mod principals;
 mod reconcile;
 mod rotation;
 mod run;
@@ -166,9 +167,12 @@ impl<S: Store> Bridge<S> {
                 (IdentityProvider::LocalTrusted, _) => {
                     Actor::user("local-trusted", actor, AuthMethod::CliLocal)
                 }
-                (IdentityProvider::Oidc, Some((issuer, subject))) => {
-                    Actor::user(&issuer, &subject, AuthMethod::Oidc)
-                }
+                (IdentityProvider::Oidc, Some((issuer, subject))) => Actor {
+                    // The e-mail the token carried: readable in tables, while `subject` stays
+                    // the provider's stable id.
+                    name: Some(actor.to_string()),
+                    ..Actor::user(&issuer, &subject, AuthMethod::Oidc)
+                },
                 // A user this process did not verify itself (an approver recorded earlier): the
                 // configured issuer vouched for them by e-mail.
                 (IdentityProvider::Oidc, None) => {

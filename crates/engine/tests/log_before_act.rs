@@ -13,8 +13,9 @@ use arkbridge_core::config::Config;
 use arkbridge_core::merkle::Hash;
 use arkbridge_engine::{Bridge, EngineError, RunRequest, VerifiedUser};
 use arkbridge_store::{
-    ApprovalRecord, AuditFilter, Lease, LeaseState, NewApproval, NewCheckpoint, NewLease, Result,
-    RunRecord, RunStatus, SqliteStore, Store, StoreError, StoredCheckpoint, StoredLeaf,
+    ApprovalRecord, AuditFilter, Lease, LeaseState, NewApproval, NewCheckpoint, NewLease,
+    Principal, Result, RunRecord, RunStatus, SqliteStore, Store, StoreError, StoredCheckpoint,
+    StoredLeaf,
 };
 
 /// A store that refuses every write once armed; arming happens when the first credential is
@@ -95,6 +96,13 @@ impl Store for FailingStore {
     }
     async fn managed_members(&self) -> Result<Vec<(String, String)>> {
         self.inner.managed_members().await
+    }
+    async fn remember_principal(&self, principal: &Principal) -> Result<()> {
+        self.write()?;
+        self.inner.remember_principal(principal).await
+    }
+    async fn principal_by_account(&self, account: &str) -> Result<Option<Principal>> {
+        self.inner.principal_by_account(account).await
     }
     async fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord> {
         self.write()?;

@@ -8,8 +8,8 @@ use std::path::Path;
 use arkbridge_core::SecretRef;
 use arkbridge_core::config::{
     CcpConfig, Config, ConfigSecret, ConfluenceAuth, ConfluenceConfig, ConfluenceFlavor,
-    CyberArkConfig, IdentityConfig, IdentityProvider, LocalUser, PvwaAuthMethod, PvwaConfig,
-    RunnerConfig, SafePolicy,
+    CyberArkConfig, GroupsFrom, IdentityConfig, IdentityProvider, LocalUser, OidcSection,
+    PvwaAuthMethod, PvwaConfig, RunnerConfig, SafePolicy,
 };
 
 use crate::SimInfo;
@@ -133,4 +133,35 @@ pub(crate) fn build(seed: &Seed, info: &SimInfo, dir: &Path) -> Result<Config, S
         policy: b.policy.clone(),
         grants: b.grants.clone(),
     })
+}
+
+/// The same bridge configuration with its users verified by the simulator's OIDC provider (its
+/// first public client, for the CLI's device authorization grant; groups from the token)
+/// instead of `local-trusted`: what `arkbridge demo` runs on, and `arkbridge-oidc.toml`.
+pub(crate) fn with_oidc(config: &Config, info: &SimInfo) -> Config {
+    let mut config = config.clone();
+    config.identity = IdentityConfig {
+        provider: IdentityProvider::Oidc,
+        users: Vec::new(),
+        oidc: Some(OidcSection {
+            issuer: info.identity.oidc_issuer.clone(),
+            client_id: info
+                .identity
+                .oidc_clients
+                .iter()
+                .find(|c| c.client_secret.is_none())
+                .map_or_else(
+                    || info.identity.oidc_client_id.clone(),
+                    |c| c.client_id.clone(),
+                ),
+            api_audience: Some(info.identity.oidc_api_audience.clone()),
+            groups_claim: info.identity.oidc_groups_claim.clone(),
+            email_claim: "email".into(),
+            confluence_account_claim: info.identity.oidc_account_id_claim.clone(),
+            ca_cert: Some(info.ca_cert.clone()),
+            groups_from: GroupsFrom::Token,
+        }),
+        ldap: None,
+    };
+    config
 }

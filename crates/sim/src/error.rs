@@ -37,4 +37,7 @@ pub enum SimError {
     Config(String),
     #[error("invalid fault spec: {0}")]
     FaultSpec(String),
+    /// The identity provider refused a device activation.
+    #[error("the identity provider refused the sign-in: {0}")]
+    SignIn(String),
 }

@@ -278,6 +278,11 @@ impl IdpServer {
         self.info.clone()
     }
 
+    /// The provider's state, for the handle's direct calls.
+    pub(crate) fn state(&self) -> Arc<IdpState> {
+        self.state.clone()
+    }
+
     /// Starts serving until `stop` turns true.
     pub(crate) fn spawn(
         self,

@@ -185,6 +185,7 @@ impl std::fmt::Debug for SimInfo {
 pub struct SimHandle {
     info: SimInfo,
     world: Arc<world::World>,
+    idp: Arc<idp::IdpState>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -255,6 +256,20 @@ impl SimHandle {
     /// when there is no such page.
     pub fn concurrent_edit(&self, page_id: &str) -> Option<u32> {
         confluence_write::bump(&self.world, page_id)
+    }
+
+    /// Does what a person does on the identity provider's `/activate` page: signs in as
+    /// `username` with `password` and allows the device showing `user_code` (device
+    /// authorization grant). `Err` carries the page's message (wrong password, unknown or
+    /// expired code).
+    pub fn activate_device(
+        &self,
+        user_code: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<(), SimError> {
+        oidc_device::sign_in_and_allow(&self.idp, user_code, username, password)
+            .map_err(|m| SimError::SignIn(m.to_string()))
     }
 
     /// Stops the three servers (open connections finish their request) and the CPM task.
@@ -334,6 +349,7 @@ pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
         url(conf_addr.port()),
     ));
     let idp = idp::IdpServer::bind(&seed, &world, &dir).await?;
+    let idp_state = idp.state();
 
     let (pvwa_password, confluence_token) = {
         let v = world.vault();
@@ -413,6 +429,7 @@ pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
     let handle = SimHandle {
         info,
         world,
+        idp: idp_state,
         stop,
         tasks,
     };
@@ -423,6 +440,13 @@ pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
     files::write_atomic(
         &dir.join("arkbridge.toml"),
         config.to_toml().as_bytes(),
+        false,
+    )?;
+    files::write_atomic(
+        &dir.join("arkbridge-oidc.toml"),
+        bridge_config::with_oidc(&config, &handle.info)
+            .to_toml()
+            .as_bytes(),
         false,
     )?;
     tracing::info!(

@@ -282,6 +282,20 @@ pub(crate) async fn activate(State(s): State<Arc<IdpState>>, body: Bytes) -> Res
     }
 }
 
+/// What a person does on `/activate`, without the form: signs in with their password and
+/// allows the device with this user code.
+pub(crate) fn sign_in_and_allow(
+    s: &IdpState,
+    user_code: &str,
+    username: &str,
+    password: &str,
+) -> Result<(), &'static str> {
+    let user = s
+        .check_login(username, password)
+        .ok_or("Unable to sign in: the user name or password is wrong.")?;
+    decide(s, user_code, Some(user.email.clone()))
+}
+
 /// `POST /__arkbridge_sim/device` with `{"user_code", "email", "approve"}` (default `true`):
 /// approves or denies a device code as a seeded user, without a browser.
 pub(crate) async fn admin_decide(

@@ -33,6 +33,7 @@ async fn writes_consistent_files_and_no_account_secret() {
         "client-key.pem",
         "sim.json",
         "arkbridge.toml",
+        "arkbridge-oidc.toml",
     ] {
         assert!(dir.join(name).is_file(), "{name}");
     }
@@ -83,6 +84,17 @@ async fn writes_consistent_files_and_no_account_secret() {
         Some(&["developers".to_string()][..])
     );
     assert_eq!(config.local_user_groups("arkbridge@example.com"), None);
+
+    // The OIDC variant differs only in who vouches for users: the simulator's provider, through
+    // its public CLI client, with groups from the token.
+    let oidc = Config::load(&dir.join("arkbridge-oidc.toml")).unwrap();
+    let section = oidc.identity.oidc.as_ref().unwrap();
+    assert_eq!(section.issuer, info.identity.oidc_issuer);
+    assert_eq!(section.client_id, "arkbridge-cli");
+    assert_eq!(section.ca_cert.as_deref(), Some(info.ca_cert.as_path()));
+    assert!(oidc.identity.users.is_empty());
+    assert_eq!(oidc.cyberark, config.cyberark);
+    assert_eq!(oidc.grants, config.grants);
 
     // The linked credentials really are the Integrations accounts' secrets.
     let c = client(&info, true);

@@ -15,11 +15,14 @@ mod group_commit;
 mod model;
 mod sqlite;
 mod sqlite_audit;
+mod sqlite_principals;
 
 use std::future::Future;
 
 pub use audit_model::{AuditFilter, NewCheckpoint, StoredCheckpoint, StoredLeaf};
-pub use model::{ApprovalRecord, Lease, LeaseState, NewApproval, NewLease, RunRecord, RunStatus};
+pub use model::{
+    ApprovalRecord, Lease, LeaseState, NewApproval, NewLease, Principal, RunRecord, RunStatus,
+};
 pub use sqlite::SqliteStore;
 
 use arkbridge_core::audit::tree::NodeId;
@@ -115,6 +118,14 @@ pub trait Store: Send + Sync + 'static {
     fn unmark_managed(&self, safe: &str, member: &str) -> impl Future<Output = Result<()>> + Send;
     /// Every `(safe, member)` arkbridge added and has not removed.
     fn managed_members(&self) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
+
+    /// Keeps what a verified sign-in established about a person, replacing what was kept before.
+    fn remember_principal(&self, principal: &Principal) -> impl Future<Output = Result<()>> + Send;
+    /// The person last verified with this Confluence account id, if any.
+    fn principal_by_account(
+        &self,
+        account: &str,
+    ) -> impl Future<Output = Result<Option<Principal>>> + Send;
 
     /// Appends an event to the audit log and returns it once it is durable. Concurrent appends
     /// may share one transaction (group commit); each caller still gets its own record.

@@ -59,6 +59,8 @@ pub struct NewApproval {
     pub script_sha256: String,
     pub page_version: i64,
     pub approver: String,
+    /// The approver's identity-provider groups as verified when they approved.
+    pub approver_groups: Vec<String>,
     pub created_micros: i64,
 }
 
@@ -71,8 +73,25 @@ pub struct ApprovalRecord {
     pub script_sha256: String,
     pub page_version: i64,
     pub approver: String,
+    /// The approver's groups when they approved; `None` for approvals recorded before arkbridge
+    /// kept them.
+    pub approver_groups: Option<Vec<String>>,
     pub created_micros: i64,
     pub audit_seq: i64,
+}
+
+/// What a verified sign-in established about a person, kept so that decisions about them (as a
+/// block's last editor) can be made while they are not the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Principal {
+    /// Lower-case e-mail, the key.
+    pub email: String,
+    pub issuer: String,
+    pub subject: String,
+    pub confluence_account: Option<String>,
+    pub groups: Vec<String>,
+    /// When the identity provider last vouched for this (Unix microseconds).
+    pub verified_micros: i64,
 }
 
 /// A lease to be written.

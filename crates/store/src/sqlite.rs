@@ -15,10 +15,11 @@ use sqlx::sqlite::{
 
 use crate::group_commit::GroupCommit;
 use crate::sqlite_audit::{append_in, begin_append};
+use crate::sqlite_principals::{groups_from_json, groups_json};
 use crate::{
-    ApprovalRecord, AuditFilter, Lease, LeaseState, NewApproval, NewCheckpoint, NewLease, Result,
-    RunRecord, RunStatus, Store, StoreError, StoredCheckpoint, StoredLeaf, audit_migrate,
-    sqlite_audit,
+    ApprovalRecord, AuditFilter, Lease, LeaseState, NewApproval, NewCheckpoint, NewLease,
+    Principal, Result, RunRecord, RunStatus, Store, StoreError, StoredCheckpoint, StoredLeaf,
+    audit_migrate, sqlite_audit,
 };
 
 /// SQLite behind the [`Store`] trait.
@@ -62,6 +63,11 @@ impl SqliteStore {
     /// Closes the pool, checkpointing the WAL.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// The connection pool, for the store's other SQLite modules.
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 }
 
@@ -247,7 +253,8 @@ impl Store for SqliteStore {
         let record = appended.records[0].clone();
         let id: i64 = sqlx::query(
             "INSERT INTO approvals (page_id, block, script_sha256, page_version, approver, \
-             created_micros, audit_seq) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+             created_micros, audit_seq, approver_groups) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             RETURNING id",
         )
         .bind(&approval.page_id)
         .bind(&approval.block)
@@ -256,6 +263,7 @@ impl Store for SqliteStore {
         .bind(&approval.approver)
         .bind(approval.created_micros)
         .bind(record.seq)
+        .bind(groups_json(&approval.approver_groups))
         .fetch_one(&mut *tx)
         .await
         .map_err(q("insert approval"))?
@@ -269,6 +277,7 @@ impl Store for SqliteStore {
             script_sha256: approval.script_sha256.clone(),
             page_version: approval.page_version,
             approver: approval.approver.clone(),
+            approver_groups: Some(approval.approver_groups.clone()),
             created_micros: approval.created_micros,
             audit_seq: record.seq,
         };
@@ -278,7 +287,7 @@ impl Store for SqliteStore {
     async fn approvals(&self, page_id: &str, block: &str) -> Result<Vec<ApprovalRecord>> {
         let rows = sqlx::query(
             "SELECT id, page_id, block, script_sha256, page_version, approver, created_micros, \
-             audit_seq FROM approvals WHERE page_id = $1 AND block = $2 ORDER BY id",
+             audit_seq, approver_groups FROM approvals WHERE page_id = $1 AND block = $2 ORDER BY id",
         )
         .bind(page_id)
         .bind(block)
@@ -294,6 +303,9 @@ impl Store for SqliteStore {
                 script_sha256: r.get("script_sha256"),
                 page_version: r.get("page_version"),
                 approver: r.get("approver"),
+                approver_groups: r
+                    .get::<Option<String>, _>("approver_groups")
+                    .map(|g| groups_from_json(&g)),
                 created_micros: r.get("created_micros"),
                 audit_seq: r.get("audit_seq"),
             })
@@ -333,6 +345,14 @@ impl Store for SqliteStore {
             .iter()
             .map(|r| (r.get("safe"), r.get("member")))
             .collect())
+    }
+
+    async fn remember_principal(&self, principal: &Principal) -> Result<()> {
+        crate::sqlite_principals::remember(self.pool(), principal).await
+    }
+
+    async fn principal_by_account(&self, account: &str) -> Result<Option<Principal>> {
+        crate::sqlite_principals::by_account(self.pool(), account).await
     }
 
     async fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord> {

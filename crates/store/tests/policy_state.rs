@@ -12,6 +12,7 @@ fn approval(block: &str, hash: &str, approver: &str, version: i64) -> NewApprova
         script_sha256: hash.into(),
         page_version: version,
         approver: approver.into(),
+        approver_groups: vec!["change-approvers".into()],
         created_micros: 1_700_000_000_000_000 + version,
     }
 }
@@ -50,6 +51,11 @@ async fn approvals_are_recorded_with_their_audit_record_and_read_per_block() {
         .await
         .unwrap();
     assert_eq!(a1.audit_seq, r1.seq);
+    // The approver's groups at approval time are kept and read back.
+    assert_eq!(
+        a1.approver_groups.as_deref(),
+        Some(&["change-approvers".to_string()][..])
+    );
     assert_eq!(a3.audit_seq, r3.seq);
     assert_eq!(r1.event.action, Action::ApprovalGranted);
 

@@ -189,6 +189,12 @@ pub struct PolicySettings {
     /// the bridge's own PVWA user, which then needs *Manage Safe members*.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apply_as: Option<PvwaCredential>,
+    /// With OIDC groups from the token (no directory to ask), a block's last editor is known
+    /// through their own latest sign-in to arkbridge: what their verified token said, if it is
+    /// at most this many hours old. Older than that, the last editor is unknown and a `write`
+    /// run is denied until they sign in again or someone else saves the block.
+    #[serde(default = "day")]
+    pub principal_max_age_hours: u64,
 }
 
 impl Default for PolicySettings {
@@ -200,8 +206,13 @@ impl Default for PolicySettings {
             write_permissions: write_set(),
             member_directory: vault(),
             apply_as: None,
+            principal_max_age_hours: day(),
         }
     }
+}
+
+fn day() -> u64 {
+    24
 }
 
 impl PolicySettings {
