@@ -13,9 +13,9 @@ use arkbridge_core::config::Config;
 use arkbridge_core::merkle::Hash;
 use arkbridge_engine::{Bridge, EngineError, RunRequest, VerifiedUser};
 use arkbridge_store::{
-    ApprovalRecord, AuditFilter, Lease, LeaseState, NewApproval, NewCheckpoint, NewLease,
-    Principal, Result, RunRecord, RunStatus, SqliteStore, Store, StoreError, StoredCheckpoint,
-    StoredLeaf,
+    ApprovalRecord, AuditFilter, DailyReportRecord, FindingRecord, FindingState, Lease, LeaseState,
+    NewApproval, NewCheckpoint, NewFinding, NewLease, Principal, Result, RunRecord, RunStatus,
+    SqliteStore, Store, StoreError, StoredCheckpoint, StoredLeaf,
 };
 
 /// A store that refuses every write once armed; arming happens when the first credential is
@@ -103,6 +103,43 @@ impl Store for FailingStore {
     }
     async fn principal_by_account(&self, account: &str) -> Result<Option<Principal>> {
         self.inner.principal_by_account(account).await
+    }
+    async fn record_finding(&self, f: &NewFinding, now: i64) -> Result<(FindingRecord, bool)> {
+        self.write()?;
+        self.inner.record_finding(f, now).await
+    }
+    async fn findings(&self, state: Option<FindingState>) -> Result<Vec<FindingRecord>> {
+        self.inner.findings(state).await
+    }
+    async fn finding(&self, id: i64) -> Result<Option<FindingRecord>> {
+        self.inner.finding(id).await
+    }
+    async fn triage_finding(
+        &self,
+        id: i64,
+        state: FindingState,
+        by: &str,
+        note: Option<&str>,
+        vaulted_ref: Option<&str>,
+    ) -> Result<bool> {
+        self.write()?;
+        self.inner
+            .triage_finding(id, state, by, note, vaulted_ref)
+            .await
+    }
+    async fn scan_cursor(&self, space: &str) -> Result<Option<i64>> {
+        self.inner.scan_cursor(space).await
+    }
+    async fn set_scan_cursor(&self, space: &str, micros: i64) -> Result<()> {
+        self.write()?;
+        self.inner.set_scan_cursor(space, micros).await
+    }
+    async fn save_daily_report(&self, at: i64, passed: bool, report: &str) -> Result<i64> {
+        self.write()?;
+        self.inner.save_daily_report(at, passed, report).await
+    }
+    async fn daily_reports(&self, limit: i64) -> Result<Vec<DailyReportRecord>> {
+        self.inner.daily_reports(limit).await
     }
     async fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord> {
         self.write()?;

@@ -11,15 +11,18 @@
 
 mod audit_migrate;
 mod audit_model;
+mod findings_model;
 mod group_commit;
 mod model;
 mod sqlite;
 mod sqlite_audit;
+mod sqlite_findings;
 mod sqlite_principals;
 
 use std::future::Future;
 
 pub use audit_model::{AuditFilter, NewCheckpoint, StoredCheckpoint, StoredLeaf};
+pub use findings_model::{DailyReportRecord, FindingRecord, FindingState, NewFinding};
 pub use model::{
     ApprovalRecord, Lease, LeaseState, NewApproval, NewLease, Principal, RunRecord, RunStatus,
 };
@@ -126,6 +129,45 @@ pub trait Store: Send + Sync + 'static {
         &self,
         account: &str,
     ) -> impl Future<Output = Result<Option<Principal>>> + Send;
+
+    // The secret scanner's triage memory and the daily audit.
+
+    /// Records a finding seen at `now_micros`; a known one (same fingerprint and location) keeps
+    /// its triage state. Returns the row and whether it is new.
+    fn record_finding(
+        &self,
+        finding: &NewFinding,
+        now_micros: i64,
+    ) -> impl Future<Output = Result<(FindingRecord, bool)>> + Send;
+    /// Findings in `state` (all when `None`), oldest first.
+    fn findings(
+        &self,
+        state: Option<FindingState>,
+    ) -> impl Future<Output = Result<Vec<FindingRecord>>> + Send;
+    fn finding(&self, id: i64) -> impl Future<Output = Result<Option<FindingRecord>>> + Send;
+    /// Sets a finding's triage state; `false` when there is no such finding.
+    fn triage_finding(
+        &self,
+        id: i64,
+        state: FindingState,
+        by: &str,
+        note: Option<&str>,
+        vaulted_ref: Option<&str>,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// The `lastmodified` bound of the space's last complete scan.
+    fn scan_cursor(&self, space: &str) -> impl Future<Output = Result<Option<i64>>> + Send;
+    fn set_scan_cursor(&self, space: &str, micros: i64) -> impl Future<Output = Result<()>> + Send;
+    fn save_daily_report(
+        &self,
+        created_micros: i64,
+        passed: bool,
+        report: &str,
+    ) -> impl Future<Output = Result<i64>> + Send;
+    /// The latest `limit` daily reports, newest first.
+    fn daily_reports(
+        &self,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<DailyReportRecord>>> + Send;
 
     /// Appends an event to the audit log and returns it once it is durable. Concurrent appends
     /// may share one transaction (group commit); each caller still gets its own record.

@@ -17,9 +17,9 @@ use crate::group_commit::GroupCommit;
 use crate::sqlite_audit::{append_in, begin_append};
 use crate::sqlite_principals::{groups_from_json, groups_json};
 use crate::{
-    ApprovalRecord, AuditFilter, Lease, LeaseState, NewApproval, NewCheckpoint, NewLease,
-    Principal, Result, RunRecord, RunStatus, Store, StoreError, StoredCheckpoint, StoredLeaf,
-    audit_migrate, sqlite_audit,
+    ApprovalRecord, AuditFilter, DailyReportRecord, FindingRecord, FindingState, Lease, LeaseState,
+    NewApproval, NewCheckpoint, NewFinding, NewLease, Principal, Result, RunRecord, RunStatus,
+    Store, StoreError, StoredCheckpoint, StoredLeaf, audit_migrate, sqlite_audit,
 };
 
 /// SQLite behind the [`Store`] trait.
@@ -353,6 +353,54 @@ impl Store for SqliteStore {
 
     async fn principal_by_account(&self, account: &str) -> Result<Option<Principal>> {
         crate::sqlite_principals::by_account(self.pool(), account).await
+    }
+
+    async fn record_finding(
+        &self,
+        finding: &NewFinding,
+        now_micros: i64,
+    ) -> Result<(FindingRecord, bool)> {
+        crate::sqlite_findings::record(self.pool(), finding, now_micros).await
+    }
+
+    async fn findings(&self, state: Option<FindingState>) -> Result<Vec<FindingRecord>> {
+        crate::sqlite_findings::list(self.pool(), state).await
+    }
+
+    async fn finding(&self, id: i64) -> Result<Option<FindingRecord>> {
+        crate::sqlite_findings::get(self.pool(), id).await
+    }
+
+    async fn triage_finding(
+        &self,
+        id: i64,
+        state: FindingState,
+        by: &str,
+        note: Option<&str>,
+        vaulted_ref: Option<&str>,
+    ) -> Result<bool> {
+        crate::sqlite_findings::triage(self.pool(), id, state, by, note, vaulted_ref).await
+    }
+
+    async fn scan_cursor(&self, space: &str) -> Result<Option<i64>> {
+        crate::sqlite_findings::cursor(self.pool(), space).await
+    }
+
+    async fn set_scan_cursor(&self, space: &str, micros: i64) -> Result<()> {
+        crate::sqlite_findings::set_cursor(self.pool(), space, micros).await
+    }
+
+    async fn save_daily_report(
+        &self,
+        created_micros: i64,
+        passed: bool,
+        report: &str,
+    ) -> Result<i64> {
+        crate::sqlite_findings::save_report(self.pool(), created_micros, passed, report).await
+    }
+
+    async fn daily_reports(&self, limit: i64) -> Result<Vec<DailyReportRecord>> {
+        crate::sqlite_findings::reports(self.pool(), limit).await
     }
 
     async fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord> {
