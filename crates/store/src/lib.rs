@@ -1,32 +1,53 @@
 //! The bridge's durable state: runs, credential leases, approvals and the audit log.
 //!
 //! [`Store`] is the interface the rest of arkbridge uses; [`SqliteStore`] is the embedded
-//! default (SQLite in WAL mode). A PostgreSQL backend implements the same trait, so callers do not
-//! change. No table holds a secret value: leases name accounts, never their content.
+//! default (SQLite in WAL mode); [`PgStore`] implements the same trait on PostgreSQL, for one or
+//! several replicas on one database, and [`AnyStore`] holds whichever the config selects, so
+//! callers do not change. No table holds a secret value: leases name accounts, never their
+//! content.
 //!
 //! The audit log is append-only: each record is stored in canonical form with its Merkle leaf
 //! hash and the interior nodes it completes (`arkbridge_core::audit::tree`), next to the signed
 //! checkpoints over it and the forwarding cursors. Appends are serialised by the database's write
 //! lock and grouped into shared transactions when callers append concurrently.
 
+mod audit_append;
 mod audit_migrate;
 mod audit_model;
 mod findings_model;
 mod group_commit;
 mod model;
+mod pg;
+mod pg_any;
+mod pg_append;
+mod pg_audit;
+mod pg_findings;
+mod pg_group_commit;
+mod pg_migrate;
+mod pg_rows;
+mod pg_snapshots;
+mod pg_store;
 mod sqlite;
 mod sqlite_audit;
 mod sqlite_findings;
+mod sqlite_lease_history;
+mod sqlite_leases;
 mod sqlite_principals;
+mod sqlite_snapshots;
 
 use std::future::Future;
 
 pub use audit_model::{AuditFilter, NewCheckpoint, StoredCheckpoint, StoredLeaf};
 pub use findings_model::{DailyReportRecord, FindingRecord, FindingState, NewFinding};
 pub use model::{
-    ApprovalRecord, Lease, LeaseState, NewApproval, NewLease, Principal, RunRecord, RunStatus,
+    ApprovalRecord, Lease, LeaseState, NewApproval, NewLease, Principal, RunGuard, RunRecord,
+    RunStatus,
 };
+pub use pg::{PgOptions, PgStore, PgTls};
+pub use pg_any::AnyStore;
+pub use pg_migrate::copy_sqlite_to_pg;
 pub use sqlite::SqliteStore;
+pub use sqlite_lease_history::TimedLease;
 
 use arkbridge_core::audit::tree::NodeId;
 use arkbridge_core::audit::{AuditEvent, AuditRecord};
@@ -169,6 +190,21 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> impl Future<Output = Result<Vec<DailyReportRecord>>> + Send;
 
+    // Rule 4 while the PVWA is unavailable.
+
+    /// Keeps a safe's member list (JSON) as the PVWA listed it at `at_micros`.
+    fn save_safe_members(
+        &self,
+        safe: &str,
+        members_json: &str,
+        at_micros: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// The last kept member list of a safe (names compare ignoring case) and when it was read.
+    fn safe_members_snapshot(
+        &self,
+        safe: &str,
+    ) -> impl Future<Output = Result<Option<(String, i64)>>> + Send;
+
     /// Appends an event to the audit log and returns it once it is durable. Concurrent appends
     /// may share one transaction (group commit); each caller still gets its own record.
     fn append_audit(&self, event: AuditEvent) -> impl Future<Output = Result<AuditRecord>> + Send;
@@ -221,4 +257,26 @@ pub trait Store: Send + Sync + 'static {
     fn audit_cursor(&self, name: &str) -> impl Future<Output = Result<i64>> + Send;
     /// Moves consumer `name` to `seq`, durably.
     fn set_audit_cursor(&self, name: &str, seq: i64) -> impl Future<Output = Result<()>> + Send;
+
+    // The daily compliance audit.
+
+    /// Every lease created at or after `since_micros`, whatever its state, oldest first.
+    fn leases_created_since(
+        &self,
+        since_micros: i64,
+    ) -> impl Future<Output = Result<Vec<TimedLease>>> + Send;
+
+    // Durable leases: the run watchdog, crash recovery and rotation alerts.
+
+    /// Writes the guard of a run (its credentials' deadline, its script's process group); a
+    /// guard without a process group keeps the one recorded before. Leases written after it
+    /// carry its deadline.
+    fn set_run_guard(&self, guard: &RunGuard) -> impl Future<Output = Result<()>> + Send;
+    fn run_guard(&self, run_id: &str) -> impl Future<Output = Result<Option<RunGuard>>> + Send;
+    /// Leases in `rotation-failed` whose last change is at or after `since_micros`, oldest
+    /// first: the alerts a report covering that period lists.
+    fn rotation_failures_since(
+        &self,
+        since_micros: i64,
+    ) -> impl Future<Output = Result<Vec<TimedLease>>> + Send;
 }

@@ -119,6 +119,20 @@ pub struct Lease {
     pub error: Option<String>,
 }
 
+/// What a run's watchdog and crash recovery need to know about it: its credentials' deadline,
+/// and its script's process group once started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunGuard {
+    pub run_id: String,
+    /// The time by which the run's credentials are due for rotation (Unix microseconds).
+    pub deadline_micros: i64,
+    /// The script's process group id (its leader's pid), once the script started.
+    pub pgid: Option<i32>,
+    /// The group leader's start time in clock ticks since boot (`/proc/PID/stat` field 22):
+    /// with the pid it names the process uniquely, even after the pid is reused.
+    pub process_start: Option<u64>,
+}
+
 macro_rules! string_enum {
     ($ty:ty { $($variant:ident => $s:literal),* $(,)? }) => {
         impl $ty {
@@ -160,8 +174,9 @@ string_enum!(LeaseState {
 });
 
 impl LeaseState {
-    /// Whether rotation may still be owed on a lease in this state. A failed rotation stays owed:
-    /// it is tried again at the next start.
+    /// Whether the lease is still in flight, or was left so by a crash. A failed rotation
+    /// (`rotation-failed`) is owed too but is not open: the run ended; recovery tries it again at
+    /// every start.
     pub fn is_open(self) -> bool {
         matches!(
             self,

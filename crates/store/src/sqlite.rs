@@ -62,6 +62,7 @@ impl SqliteStore {
 
     /// Closes the pool, checkpointing the WAL.
     pub async fn close(&self) {
+        self.commit.close().await;
         self.pool.close().await;
     }
 
@@ -177,8 +178,9 @@ impl Store for SqliteStore {
 
     async fn insert_lease(&self, lease: &NewLease) -> Result<i64> {
         let row = sqlx::query(
-            "INSERT INTO leases (run_id, safe, object, account_id, rotation, state, created_micros, updated_micros) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+            "INSERT INTO leases (run_id, safe, object, account_id, rotation, state, created_micros, updated_micros, \
+             deadline_micros) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, \
+             (SELECT deadline_micros FROM run_guards WHERE run_id = $1)) RETURNING id",
         )
         .bind(&lease.run_id)
         .bind(&lease.safe)
@@ -403,6 +405,14 @@ impl Store for SqliteStore {
         crate::sqlite_findings::reports(self.pool(), limit).await
     }
 
+    async fn save_safe_members(&self, safe: &str, members_json: &str, at: i64) -> Result<()> {
+        crate::sqlite_snapshots::save(self.pool(), safe, members_json, at).await
+    }
+
+    async fn safe_members_snapshot(&self, safe: &str) -> Result<Option<(String, i64)>> {
+        crate::sqlite_snapshots::load(self.pool(), safe).await
+    }
+
     async fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord> {
         self.commit.append(&self.pool, event).await
     }
@@ -454,6 +464,22 @@ impl Store for SqliteStore {
 
     async fn set_audit_cursor(&self, name: &str, seq: i64) -> Result<()> {
         sqlite_audit::set_cursor(&self.pool, name, seq, now_micros()).await
+    }
+
+    async fn leases_created_since(&self, since_micros: i64) -> Result<Vec<crate::TimedLease>> {
+        crate::sqlite_lease_history::created_since(self.pool(), since_micros).await
+    }
+
+    async fn set_run_guard(&self, guard: &crate::RunGuard) -> Result<()> {
+        crate::sqlite_leases::set_guard(self.pool(), guard, now_micros()).await
+    }
+
+    async fn run_guard(&self, run_id: &str) -> Result<Option<crate::RunGuard>> {
+        crate::sqlite_leases::guard(self.pool(), run_id).await
+    }
+
+    async fn rotation_failures_since(&self, since_micros: i64) -> Result<Vec<crate::TimedLease>> {
+        crate::sqlite_leases::rotation_failures_since(self.pool(), since_micros).await
     }
 }
 

@@ -1,22 +1,15 @@
-//! The audit log in SQLite: appends (with the Merkle nodes each leaf completes), log-before-act
-//! credential issue, reads, checkpoints and forwarding cursors.
-//!
-//! Every append runs under `BEGIN IMMEDIATE`, which takes the database's write lock before the
-//! head is read, so two appenders (even in two processes) can never give two records one seq.
-//! The right edge of the tree is read back from the stored nodes in the same transaction, so the
-//! nodes written always extend what is on disk, never a cached view of it.
+//! The audit log in SQLite: reads, stored nodes, checkpoints and forwarding cursors. Appends
+//! are in `audit_append.rs` (re-exported here for the store's other modules).
 
-use arkbridge_core::audit::tree::{Frontier, NodeId, completing_leaf};
-use arkbridge_core::audit::{AuditEvent, AuditRecord, decode, encode};
+use arkbridge_core::audit::tree::{NodeId, completing_leaf};
+use arkbridge_core::audit::{AuditRecord, decode};
 use arkbridge_core::merkle::Hash;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool};
 
-use crate::{
-    AuditFilter, LeaseState, NewCheckpoint, Result, StoreError, StoredCheckpoint, StoredLeaf,
-};
+use crate::{AuditFilter, NewCheckpoint, Result, StoreError, StoredCheckpoint, StoredLeaf};
 
-pub(crate) type Tx = Transaction<'static, Sqlite>;
+pub(crate) use crate::audit_append::{append_batch, append_in, begin_append, issue_credential};
 
 /// A column that must have its declared type; anything else (a row edited by hand) is reported
 /// as corrupt, never a panic.
@@ -53,143 +46,14 @@ fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |source| StoreError::Query { what, source }
 }
 
-/// Starts a transaction that may append to the audit log.
-pub(crate) async fn begin_append(pool: &SqlitePool) -> Result<Tx> {
-    pool.begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(q("begin audit append"))
-}
-
 /// The number of records (the highest seq; seqs have no gaps in an intact log).
-async fn size_in(conn: &mut SqliteConnection) -> Result<u64> {
+pub(crate) async fn size_in(conn: &mut SqliteConnection) -> Result<u64> {
     let n: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS n FROM audit")
         .fetch_one(conn)
         .await
         .map_err(q("read audit size"))?
         .get("n");
     Ok(n as u64)
-}
-
-/// The tree's right edge after the last append this process committed, to spare re-reading it
-/// from the stored nodes on every append. It is used only when its size equals the head read
-/// inside the write-locked transaction, so an append by anyone else (another process, another
-/// path) simply makes it miss.
-pub(crate) type EdgeCache = std::sync::Mutex<Option<Frontier>>;
-
-/// Rows per INSERT statement (4 bound values each, far below SQLite's variable limit).
-const ROWS_PER_INSERT: usize = 200;
-
-/// What an append wrote: the records, and the tree's edge to remember once committed.
-pub(crate) struct Appended {
-    pub(crate) records: Vec<AuditRecord>,
-    edge: Frontier,
-}
-
-impl Appended {
-    /// Remembers the edge; call only after the transaction committed.
-    pub(crate) fn committed(self, cache: &EdgeCache) -> Vec<AuditRecord> {
-        *cache.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.edge);
-        self.records
-    }
-}
-
-/// Appends `events` after the log's head, inside a transaction from [`begin_append`].
-pub(crate) async fn append_in(
-    tx: &mut Tx,
-    events: Vec<AuditEvent>,
-    cache: &EdgeCache,
-) -> Result<Appended> {
-    let size = size_in(tx).await?;
-    let cached = cache
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone()
-        .filter(|f| f.size() == size);
-    let mut frontier = match cached {
-        Some(f) => f,
-        None => {
-            let roots = node_hashes_in(tx, &Frontier::positions(size)).await?;
-            Frontier::from_roots(size, roots).ok_or_else(|| StoreError::Corrupt {
-                what: "audit nodes",
-                value: format!("the right edge of the tree of {size} records"),
-            })?
-        }
-    };
-    let mut records = Vec::with_capacity(events.len());
-    let mut rows = Vec::with_capacity(events.len());
-    for (i, event) in events.into_iter().enumerate() {
-        let record = encode((size + 1 + i as u64) as i64, event);
-        let leaf = record.leaf_hash();
-        rows.push((leaf, frontier.push(leaf).concat()));
-        records.push(record);
-    }
-    for (chunk, rows) in records
-        .chunks(ROWS_PER_INSERT)
-        .zip(rows.chunks(ROWS_PER_INSERT))
-    {
-        let mut sql = String::from("INSERT INTO audit (seq, record, leaf_hash, nodes) VALUES ");
-        for i in 0..chunk.len() {
-            sql.push_str(if i == 0 {
-                "(?, ?, ?, ?)"
-            } else {
-                ", (?, ?, ?, ?)"
-            });
-        }
-        // Only placeholders are added to the text; every value is bound.
-        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (record, (leaf, nodes)) in chunk.iter().zip(rows) {
-            insert = insert
-                .bind(record.seq)
-                .bind(&record.canonical)
-                .bind(&leaf[..])
-                .bind(nodes.as_slice());
-        }
-        insert.execute(&mut **tx).await.map_err(q("append audit"))?;
-    }
-    Ok(Appended {
-        records,
-        edge: frontier,
-    })
-}
-
-/// Appends `events` in one transaction of their own.
-pub(crate) async fn append_batch(
-    pool: &SqlitePool,
-    events: Vec<AuditEvent>,
-    cache: &EdgeCache,
-) -> Result<Vec<AuditRecord>> {
-    let mut tx = begin_append(pool).await?;
-    let appended = append_in(&mut tx, events, cache).await?;
-    tx.commit().await.map_err(q("commit audit append"))?;
-    Ok(appended.committed(cache))
-}
-
-/// Log before act: the lease moves to `issued` and `event` is appended, in one transaction.
-pub(crate) async fn issue_credential(
-    pool: &SqlitePool,
-    lease_id: i64,
-    event: AuditEvent,
-    cache: &EdgeCache,
-) -> Result<AuditRecord> {
-    let mut tx = begin_append(pool).await?;
-    let done = sqlx::query(
-        "UPDATE leases SET state = $1, updated_micros = $2 WHERE id = $3 AND state = $4",
-    )
-    .bind(LeaseState::Issued.as_str())
-    .bind(event.time_us)
-    .bind(lease_id)
-    .bind(LeaseState::Requested.as_str())
-    .execute(&mut *tx)
-    .await
-    .map_err(q("mark lease issued"))?;
-    if done.rows_affected() != 1 {
-        return Err(StoreError::Conflict(format!(
-            "lease {lease_id} is not waiting for its credential; nothing was issued"
-        )));
-    }
-    let appended = append_in(&mut tx, vec![event], cache).await?;
-    tx.commit().await.map_err(q("commit credential issue"))?;
-    Ok(appended.committed(cache).remove(0))
 }
 
 /// The stored hash of node `id` from its row's `leaf_hash` and `nodes` columns.

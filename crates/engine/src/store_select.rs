@@ -1,0 +1,102 @@
+//! Which store a config selects: the embedded SQLite file in `data_dir`, or PostgreSQL when
+//! `[store] url` is set (`AnyStore` holds either, so the bridge is built once for both).
+//!
+//! PostgreSQL's password is a bridge credential like the others, but it is needed before the
+//! store exists, so it is fetched here (first CCP, then `[cyberark.fallback_ccp]` when the first
+//! is unavailable, as `bootstrap.rs` does) and its retrieval is audited into the store once it is
+//! open. `bootstrap::resolve` skips the field afterwards.
+
+use arkbridge_core::audit::{Action, Actor, AuditEvent, Target};
+use arkbridge_core::config::{Config, ConfigSecret, StoreTls};
+use arkbridge_core::secret_ref::SecretRef;
+use arkbridge_cyberark::{CcpClient, CcpQuery};
+use arkbridge_store::{AnyStore, PgOptions, PgStore, PgTls, SqliteStore, Store};
+use secrecy::SecretString;
+
+use crate::fallback::unavailability;
+use crate::{EngineError, bootstrap, now_micros};
+
+const FIELD: &str = "store.password";
+
+/// Opens the store the config names, with its schema brought up to date (for commands that
+/// need the store without the rest of the bridge, such as `audit verify`).
+pub async fn open(config: &Config) -> Result<AnyStore, EngineError> {
+    let Some(url) = &config.store.url else {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            EngineError::Setup(format!(
+                "cannot create data folder {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
+        let store = SqliteStore::open(&config.data_dir.join("arkbridge.db")).await?;
+        return Ok(AnyStore::Sqlite(store));
+    };
+    bootstrap::check_inline_now(config)?;
+    let mut options = PgOptions::new(url.clone()).tls(match config.store.tls {
+        StoreTls::Disable => PgTls::Disable,
+        StoreTls::Require => PgTls::Require,
+        StoreTls::VerifyFull => PgTls::VerifyFull,
+    });
+    if let Some(ca) = &config.store.ca_cert {
+        options = options.ca_cert(ca);
+    }
+    let fetched = match &config.store.password {
+        None => None,
+        Some(ConfigSecret::Inline(v)) => {
+            options = options.password(SecretString::from(v.clone()));
+            None
+        }
+        Some(ConfigSecret::Reference(r)) => {
+            let (value, via) = fetch(config, r).await?;
+            options = options.password(value);
+            Some((r, via))
+        }
+    };
+    let store = PgStore::connect(&options).await?;
+    if let Some((r, via)) = fetched {
+        store
+            .append_audit(
+                AuditEvent::new(Action::CredentialIssued)
+                    .at(now_micros())
+                    .by(Actor::system())
+                    .target(Target::account(&r.safe, &r.object))
+                    .details(serde_json::json!({ "field": FIELD, "via": via })),
+            )
+            .await?;
+    }
+    Ok(AnyStore::Postgres(store))
+}
+
+/// The password from the first CCP, or from the fallback CCP when the first is unavailable.
+async fn fetch(
+    config: &Config,
+    r: &SecretRef,
+) -> Result<(SecretString, &'static str), EngineError> {
+    let query = CcpQuery::for_account(&r.safe, &r.object)
+        .reason(format!("arkbridge start: bridge credential {FIELD}"));
+    let primary = CcpClient::new(&config.cyberark.ccp)?;
+    let failed = |why: String| {
+        EngineError::Setup(format!(
+            "cannot fetch the bridge credential {FIELD} ({r}) from the CCP: {why}"
+        ))
+    };
+    let (account, via) = match (primary.get(&query).await, &config.cyberark.fallback_ccp) {
+        (Ok(a), _) => (a, "ccp"),
+        (Err(e), Some(second)) if unavailability(&e).is_some() => {
+            tracing::warn!(field = FIELD, error = %e, "the CCP is unavailable; asking the fallback CCP for the store password");
+            let a = CcpClient::new(second)?
+                .get(&query)
+                .await
+                .map_err(|e2| failed(format!("{e}; the fallback CCP: {e2}")))?;
+            (a, "fallback-ccp")
+        }
+        (Err(e), _) => return Err(failed(e.to_string())),
+    };
+    let value = account.secret_property(r.property()).ok_or_else(|| {
+        EngineError::Setup(format!(
+            "the CCP answer for {r} has no property {}",
+            r.property()
+        ))
+    })?;
+    Ok((value, via))
+}
