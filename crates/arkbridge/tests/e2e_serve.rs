@@ -1,0 +1,224 @@
+//! `arkbridge serve` through the real binary against `arkbridge sim`: it prints its address,
+//! answers `/healthz`, runs a block for a Forge Invocation Token minted by the simulator, and on
+//! SIGTERM waits for the running run before it exits 0. Its stderr is JSON lines, and the
+//! planted secret is in no log, no answer and no file.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+use support::{BIN, files_containing, page_id_by_title, rt, seed_with, start_sim, test_root};
+
+const PLANTED: &str = "Serve-E2E-Secret-3!";
+const ADMIN_PASSWORD: &str = "admin-serve-e2e-1";
+
+/// Starts `arkbridge serve` on `config`; returns the child and its base URL.
+fn start_serve(root: &Path, config: &Path) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .env("ARKBRIDGE_LOG", "info")
+        .env("TMPDIR", root.join("tmp"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(
+            std::fs::File::create(root.join("logs").join("serve.log")).unwrap(),
+        ))
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        match lines.next() {
+            Some(Ok(l)) if l.starts_with("Listening on ") => {
+                let url = l.trim_start_matches("Listening on ").trim().to_string();
+                return (child, url);
+            }
+            Some(Ok(_)) => {}
+            other => panic!(
+                "serve stopped before listening: {other:?}; see {}",
+                root.join("logs/serve.log").display()
+            ),
+        }
+    }
+}
+
+#[test]
+fn serve_runs_a_block_for_a_forge_token_and_stops_gracefully_on_sigterm() {
+    let root = test_root();
+    let seed = seed_with(PLANTED, "").replacen(
+        "  - username: Administrator\n",
+        &format!("  - username: Administrator\n    password: {ADMIN_PASSWORD}\n"),
+        1,
+    );
+    let sim = start_sim(root.path(), &seed);
+    let identity = &sim.info["identity"];
+    // The simulator writes `[server]` with its defaults; the Forge app is added to it.
+    let config = format!(
+        "{}\n[server.forge]\napp_id = {}\njwks_url = {}\nallowed_cloud_ids = [{}]\nca_cert = {}\n",
+        std::fs::read_to_string(&sim.config_path).unwrap(),
+        identity["forge_app_id"],
+        identity["forge_jwks_url"],
+        identity["forge_cloud_id"],
+        sim.info["ca_cert"],
+    );
+    let config_path = root.path().join("serve.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let page = page_id_by_title(&sim, "Payments DB health");
+    let (mut serve, url) = start_serve(root.path(), &config_path);
+
+    let runtime = rt();
+    let (run_id, output) = runtime.block_on(async {
+        let http = reqwest::Client::new();
+        let ca = std::fs::read(sim.info["ca_cert"].as_str().unwrap()).unwrap();
+        let sim_http = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+            .build()
+            .unwrap();
+        let fit = async || -> String {
+            let minted: Value = sim_http
+                .post(identity["forge_fit_url"].as_str().unwrap())
+                .basic_auth("Administrator", Some(ADMIN_PASSWORD))
+                .json(&json!({"email": "alice@example.com", "contentId": page}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            minted["token"].as_str().unwrap().to_string()
+        };
+        let health: Value = http
+            .get(format!("{url}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(health["status"], "ok");
+        let started = http
+            .post(format!("{url}/api/v1/runs"))
+            .bearer_auth(fit().await)
+            .json(&json!({"page_id": page, "block": "health"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(started.status(), 202);
+        let run_id = started.json::<Value>().await.unwrap()["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // The event stream ends with the run, so reading it whole waits for the end.
+        let events = http
+            .get(format!("{url}/api/v1/runs/{run_id}/events"))
+            .bearer_auth(fit().await)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(events.contains("event: done"), "{events}");
+        (run_id, events)
+    });
+    assert!(
+        output.contains("password *****"),
+        "the output is not masked: {output}"
+    );
+    assert!(!output.contains(PLANTED));
+
+    // A second run, then SIGTERM at once: serve waits for it and exits 0.
+    let second = runtime.block_on(async {
+        let ca = std::fs::read(sim.info["ca_cert"].as_str().unwrap()).unwrap();
+        let sim_http = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+            .build()
+            .unwrap();
+        let minted: Value = sim_http
+            .post(identity["forge_fit_url"].as_str().unwrap())
+            .basic_auth("Administrator", Some(ADMIN_PASSWORD))
+            .json(&json!({"email": "alice@example.com"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let started = reqwest::Client::new()
+            .post(format!("{url}/api/v1/runs"))
+            .bearer_auth(minted["token"].as_str().unwrap())
+            .json(&json!({"page_id": page, "block": "health"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(started.status(), 202);
+        started.json::<Value>().await.unwrap()["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    });
+    assert_ne!(second, run_id);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(serve.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = serve.wait().unwrap();
+    assert!(status.success(), "serve exited with {status}");
+
+    let log = std::fs::read_to_string(root.path().join("logs/serve.log")).unwrap();
+    let lines: Vec<Value> = log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["ts"].is_string() && l["level"].is_string())
+    );
+    let shutdown = lines
+        .iter()
+        .find(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("shutting down"))
+        })
+        .expect("the shutdown is logged");
+    assert_eq!(
+        shutdown["running"], 1,
+        "the second run was still going: {shutdown}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["message"] == "arkbridge serve stopped"),
+        "{log}"
+    );
+    // Both runs ended and were audited before serve exited.
+    let shown = Command::new(BIN)
+        .args([
+            "audit",
+            "show",
+            "--action",
+            "run.finished",
+            "--json",
+            "--config",
+        ])
+        .arg(&config_path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.contains("\"outcome\":\"success\""))
+            .count(),
+        2,
+        "{text}"
+    );
+    let leaked = files_containing(&[&root.path().join("logs"), &sim.dir], PLANTED.as_bytes());
+    assert!(leaked.is_empty(), "the secret is in {leaked:?}");
+}
