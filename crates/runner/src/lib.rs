@@ -10,13 +10,16 @@
 //! killed. stdout and stderr are streamed through a [`MaskStream`] each, so no secret value (or
 //! its common encodings) ever leaves this crate in the output, even when it is split across two
 //! reads; the output is capped (`output.rs`). The private directory is removed when the run
-//! ends, and by [`remove_leftover_workspaces`] after a crash.
+//! ends, and by [`remove_leftover_workspaces`] after a crash. [`run_reporting`] also hands the
+//! caller the script's process group before any output is forwarded, so that it can be recorded;
+//! after a crash, [`kill_orphaned_group`] ends such a group if it is still ours (`process.rs`).
 //!
 //! [`MaskStream`]: arkbridge_core::mask::MaskStream
 
 mod interpreter;
 mod limits;
 mod output;
+mod process;
 mod workspace;
 
 use std::os::unix::process::ExitStatusExt;
@@ -34,6 +37,7 @@ use zeroize::Zeroizing;
 
 pub use interpreter::{Interpreter, InterpreterError, SEARCH_PATH};
 pub use limits::{Limits, LimitsError};
+pub use process::{OrphanOutcome, ProcessGroup, kill_orphaned_group};
 pub use workspace::Workspace;
 
 use output::Collector;
@@ -134,11 +138,31 @@ pub enum RunnerError {
     Binding(String, &'static str),
 }
 
+/// The script has started: its process group, to be recorded for crash recovery. The runner
+/// reads (and so forwards) no output before `ack` is sent or dropped, so whatever the script
+/// prints is seen only once its group is on record; it waits at most until the run's timeout.
+#[derive(Debug)]
+pub struct Started {
+    pub group: ProcessGroup,
+    pub ack: tokio::sync::oneshot::Sender<()>,
+}
+
 /// Runs `spec`, feeding masked output to `sink` as it arrives.
 pub async fn run(
     spec: RunSpec,
     masker: &Masker,
     sink: &mut (dyn FnMut(Stream, &[u8]) + Send),
+) -> Result<Outcome, RunnerError> {
+    run_reporting(spec, masker, sink, None).await
+}
+
+/// [`run`], reporting the script's process group on `started` as soon as it exists (see
+/// [`Started`]).
+pub async fn run_reporting(
+    spec: RunSpec,
+    masker: &Masker,
+    sink: &mut (dyn FnMut(Stream, &[u8]) + Send),
+    started: Option<tokio::sync::oneshot::Sender<Started>>,
 ) -> Result<Outcome, RunnerError> {
     check_bindings(&spec)?;
     let program =
@@ -179,7 +203,7 @@ pub async fn run(
         let path = ws.write_secret(k, v).map_err(RunnerError::Workspace)?;
         cmd.env(k, path);
     }
-    let started = Instant::now();
+    let started_at = Instant::now();
     let mut child = cmd.spawn().map_err(|source| RunnerError::Spawn {
         program: spec.interpreter.program().to_string(),
         source,
@@ -190,6 +214,18 @@ pub async fn run(
     let group = GroupGuard(child.id().map(|id| Pid::from_raw(id as i32)));
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
+    let deadline = started_at + spec.timeout;
+    if let (Some(report), Some(pid)) = (started, group.0) {
+        let (ack, acked) = tokio::sync::oneshot::channel();
+        let start = Started {
+            group: ProcessGroup::of_leader(pid.as_raw()),
+            ack,
+        };
+        if report.send(start).is_ok() {
+            // A dropped `ack` is an answer too; only the run's own deadline bounds the wait.
+            let _ = tokio::time::timeout_at(deadline, acked).await;
+        }
+    }
 
     let mut out_mask = masker.stream();
     let mut err_mask = masker.stream();
@@ -199,7 +235,6 @@ pub async fn run(
         spec.limits.live_output_bytes,
     );
     let mut masked = Vec::with_capacity(READ_CHUNK + 256);
-    let deadline = started + spec.timeout;
     // Once the main process has exited (or the deadline passed), output is drained for a short
     // grace period only: a process that left the group (setsid) may keep a pipe open forever.
     let mut drain_until: Option<Instant> = None;
@@ -252,7 +287,7 @@ pub async fn run(
     err_mask.finish_into(&mut masked);
     collector.push(Stream::Stderr, &masked);
     let status = status.expect("the loop ends only after wait");
-    let duration = started.elapsed();
+    let duration = started_at.elapsed();
     if let Some(note) = ending_note(timed_out, status.signal(), &spec) {
         collector.note(&note);
     }
@@ -352,3 +387,5 @@ pub fn remove_leftover_workspaces(run_id: &str) -> usize {
 mod tests;
 #[cfg(test)]
 mod tests_limits;
+#[cfg(test)]
+mod tests_started;
