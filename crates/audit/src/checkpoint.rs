@@ -12,12 +12,14 @@
 //! — example.com/arkbridge-audit <base64(key id || signature)>
 //! ```
 //!
-//! [`Checkpointer`] writes one on demand; [`spawn_checkpoints`] writes one every interval (at most
-//! an hour, as CloudTrail's digests) and one more at shutdown, from a task driven by tokio time. A
-//! checkpoint is written even when no record was added, so that a silent gap is visible.
+//! [`write_checkpoint`] (or a [`Checkpointer`]) writes one on demand; [`spawn_checkpoints`] (in
+//! `schedule.rs`) writes one every interval (at most an hour, as CloudTrail's digests) and one
+//! more at shutdown, from a task driven by tokio time, handing each to a publisher with
+//! [`spawn_checkpoints_with`]. A checkpoint is written even when no record was added, so that a
+//! silent gap is visible.
 
-use std::future::Future;
 use std::sync::Arc;
+#[cfg(test)]
 use std::time::Duration;
 
 use arkbridge_core::audit::tree::Frontier;
@@ -26,15 +28,22 @@ use arkbridge_store::{NewCheckpoint, Store, StoreError, StoredCheckpoint};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use sha2::{Digest, Sha256};
+#[cfg(test)]
 use tokio::sync::{oneshot, watch};
-use tokio::task::JoinHandle;
-use tokio::time::{Instant, MissedTickBehavior};
+#[cfg(test)]
+use tokio::time::Instant;
 
 use crate::AuditError;
 use crate::keys::{SigningKey, VerifierKey, check_name};
 use crate::note::{Note, sign};
 use crate::time::{format_us, now_us, parse_rfc3339};
 use crate::verify::check_row;
+
+#[cfg(test)]
+use crate::schedule::periodic;
+pub use crate::schedule::{
+    CheckpointInterval, CheckpointTask, spawn_checkpoints, spawn_checkpoints_with, spawn_schedule,
+};
 
 /// Why a checkpoint's text was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -197,203 +206,120 @@ impl<S: Store> Checkpointer<S> {
         &self.store
     }
 
-    /// Signs and stores a checkpoint of the whole log as it is now. First it checks that the
-    /// stored tree still folds to the latest checkpoint's root and that every record added since
-    /// is intact (as `audit verify` checks them), and refuses otherwise: a log never signs a tree
-    /// inconsistent with one it signed before. Its cost is proportional to the records added.
+    /// Signs and stores a checkpoint of the whole log as it is now (see [`write_checkpoint`]).
     pub async fn checkpoint(&self) -> Result<StoredCheckpoint, AuditError> {
-        // Stamp first: the time is when the checkpoint was asked for.
-        let now = (self.clock)();
-        let mut attempts = 0;
-        loop {
-            let latest = self.store.audit_checkpoints().await?.pop();
-            let size = self.store.audit_size().await?;
-            let (prev_id, prev_hash, not_before, mut frontier) = match &latest {
-                None => (None, None, i64::MIN, Frontier::new()),
-                Some(stored) => {
-                    let prev = SignedCheckpoint::parse(&stored.note)?.checkpoint;
-                    let frontier = self.frontier_at(stored.id, &prev, size).await?;
-                    (
-                        Some(stored.id),
-                        Some(note_hash(&stored.note)),
-                        prev.time_us,
-                        frontier,
-                    )
-                }
-            };
-            self.check_new_records(&mut frontier, size).await?;
-            let checkpoint = Checkpoint {
-                origin: self.key.name().to_string(),
-                tree_size: size,
-                root: frontier.root(),
-                time_us: now.max(not_before),
-                prev: prev_hash,
-            };
-            let signed = SignedCheckpoint::sign(checkpoint, &self.key);
-            let new = NewCheckpoint {
-                prev_id,
-                tree_size: size,
-                time_us: signed.checkpoint.time_us,
-                note: signed.note,
-            };
-            match self.store.add_checkpoint(&new).await {
-                Err(StoreError::Conflict(_)) if attempts < 3 => attempts += 1,
-                other => return Ok(other?),
-            }
-        }
+        write_checkpoint_at(&self.store, &self.key, (self.clock)()).await
     }
 }
 
-impl<S: Store> Checkpointer<S> {
-    /// The tree's right edge at the previous checkpoint, from the stored nodes, which must still
-    /// fold to the root it signed.
-    async fn frontier_at(
-        &self,
-        id: i64,
-        prev: &Checkpoint,
-        size: u64,
-    ) -> Result<Frontier, AuditError> {
-        if prev.tree_size > size {
-            return Err(AuditError::Tampered(format!(
-                "checkpoint {id} covers {} records but the log holds {size}: records were \
-                 removed; refusing to sign",
-                prev.tree_size
-            )));
-        }
-        let positions = Frontier::positions(prev.tree_size);
-        let roots = self.store.audit_nodes(&positions).await?;
-        match Frontier::from_roots(prev.tree_size, roots) {
-            Some(f) if f.root() == prev.root => Ok(f),
-            _ => Err(AuditError::Tampered(format!(
-                "the log's first {} records no longer match checkpoint {id}; refusing to sign \
-                 (run `arkbridge audit verify`)",
-                prev.tree_size
-            ))),
-        }
-    }
-
-    /// Checks every record the new checkpoint adds, as `audit verify` would, growing `frontier`
-    /// to `size`: a checkpoint never vouches for a record that is already inconsistent.
-    async fn check_new_records(
-        &self,
-        frontier: &mut Frontier,
-        size: u64,
-    ) -> Result<(), AuditError> {
-        while frontier.size() < size {
-            let want = (size - frontier.size()).min(10_000) as i64;
-            let page = self
-                .store
-                .audit_leaves(frontier.size() as i64, want)
-                .await?;
-            if page.is_empty() {
-                break;
-            }
-            for row in page.iter().take_while(|r| r.seq as u64 <= size) {
-                check_row(frontier, row, None)
-                    .map_err(|f| AuditError::Tampered(format!("{f}; refusing to sign")))?;
-            }
-        }
-        if frontier.size() != size {
-            return Err(AuditError::Tampered(format!(
-                "record {} is missing; refusing to sign",
-                frontier.size() + 1
-            )));
-        }
-        Ok(())
-    }
+/// Signs and stores a checkpoint of the whole log of `store` as it is now. First it checks that
+/// the stored tree still folds to the latest checkpoint's root and that every record added
+/// since is intact (as `audit verify` checks them), and refuses otherwise: a log never signs a
+/// tree inconsistent with one it signed before. Its cost is proportional to the records added.
+pub async fn write_checkpoint<S: Store>(
+    store: &S,
+    key: &SigningKey,
+) -> Result<StoredCheckpoint, AuditError> {
+    write_checkpoint_at(store, key, now_us()).await
 }
 
-/// How often checkpoints are written: from one minute to one hour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CheckpointInterval(Duration);
-
-impl CheckpointInterval {
-    pub const HOURLY: CheckpointInterval = CheckpointInterval(Duration::from_secs(3600));
-
-    pub fn from_minutes(minutes: u64) -> Result<CheckpointInterval, AuditError> {
-        if !(1..=60).contains(&minutes) {
-            return Err(AuditError::Invalid(format!(
-                "the checkpoint interval must be 1 to 60 minutes, not {minutes}"
-            )));
-        }
-        Ok(CheckpointInterval(Duration::from_secs(minutes * 60)))
-    }
-
-    pub fn duration(self) -> Duration {
-        self.0
-    }
-}
-
-/// Runs `action` every `period` (first one period from now; a late tick delays the next rather
-/// than bunching), publishing each success, until `stop` fires or its sender is dropped; then
-/// runs it once more and returns that last result.
-pub(crate) async fn periodic<T, F, Fut>(
-    period: Duration,
-    mut stop: oneshot::Receiver<()>,
-    published: watch::Sender<Option<T>>,
-    mut action: F,
-) -> Result<T, AuditError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, AuditError>>,
-{
-    let mut ticker = tokio::time::interval_at(Instant::now() + period, period);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+/// [`write_checkpoint`] stamped `now` (the time it was asked for).
+async fn write_checkpoint_at<S: Store>(
+    store: &S,
+    key: &SigningKey,
+    now: i64,
+) -> Result<StoredCheckpoint, AuditError> {
+    let mut attempts = 0;
     loop {
-        tokio::select! {
-            _ = &mut stop => break,
-            _ = ticker.tick() => match action().await {
-                Ok(v) => {
-                    published.send_replace(Some(v));
-                }
-                Err(e) => tracing::error!(error = %e, "scheduled audit checkpoint failed"),
-            },
+        let latest = store.audit_checkpoints().await?.pop();
+        let size = store.audit_size().await?;
+        let (prev_id, prev_hash, not_before, mut frontier) = match &latest {
+            None => (None, None, i64::MIN, Frontier::new()),
+            Some(stored) => {
+                let prev = SignedCheckpoint::parse(&stored.note)?.checkpoint;
+                let frontier = frontier_at(store, stored.id, &prev, size).await?;
+                (
+                    Some(stored.id),
+                    Some(note_hash(&stored.note)),
+                    prev.time_us,
+                    frontier,
+                )
+            }
+        };
+        check_new_records(store, &mut frontier, size).await?;
+        let checkpoint = Checkpoint {
+            origin: key.name().to_string(),
+            tree_size: size,
+            root: frontier.root(),
+            time_us: now.max(not_before),
+            prev: prev_hash,
+        };
+        let signed = SignedCheckpoint::sign(checkpoint, key);
+        let new = NewCheckpoint {
+            prev_id,
+            tree_size: size,
+            time_us: signed.checkpoint.time_us,
+            note: signed.note,
+        };
+        match store.add_checkpoint(&new).await {
+            Err(StoreError::Conflict(_)) if attempts < 3 => attempts += 1,
+            other => return Ok(other?),
         }
     }
-    action().await
 }
 
-/// The checkpoint task: stop it with [`CheckpointTask::shutdown`], which writes a last one.
-#[derive(Debug)]
-pub struct CheckpointTask {
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<Result<StoredCheckpoint, AuditError>>,
-    latest: watch::Receiver<Option<StoredCheckpoint>>,
-}
-
-/// Starts writing a checkpoint every `interval`.
-pub fn spawn_checkpoints<S: Store + Clone>(
-    checkpointer: Checkpointer<S>,
-    interval: CheckpointInterval,
-) -> CheckpointTask {
-    let (stop, stopped) = oneshot::channel();
-    let (published, latest) = watch::channel(None);
-    let checkpointer = Arc::new(checkpointer);
-    let task = tokio::spawn(periodic(
-        interval.duration(),
-        stopped,
-        published,
-        move || {
-            let c = checkpointer.clone();
-            async move { c.checkpoint().await }
-        },
-    ));
-    CheckpointTask { stop, task, latest }
-}
-
-impl CheckpointTask {
-    /// The latest checkpoint the schedule wrote (changes on every tick that succeeds).
-    pub fn latest(&self) -> watch::Receiver<Option<StoredCheckpoint>> {
-        self.latest.clone()
+/// The tree's right edge at the previous checkpoint, from the stored nodes, which must still
+/// fold to the root it signed.
+async fn frontier_at<S: Store>(
+    store: &S,
+    id: i64,
+    prev: &Checkpoint,
+    size: u64,
+) -> Result<Frontier, AuditError> {
+    if prev.tree_size > size {
+        return Err(AuditError::Tampered(format!(
+            "checkpoint {id} covers {} records but the log holds {size}: records were \
+             removed; refusing to sign",
+            prev.tree_size
+        )));
     }
-
-    /// Stops the schedule and writes the shutdown checkpoint.
-    pub async fn shutdown(self) -> Result<StoredCheckpoint, AuditError> {
-        let _ = self.stop.send(());
-        self.task
-            .await
-            .map_err(|e| AuditError::Invalid(format!("the checkpoint task failed: {e}")))?
+    let positions = Frontier::positions(prev.tree_size);
+    let roots = store.audit_nodes(&positions).await?;
+    match Frontier::from_roots(prev.tree_size, roots) {
+        Some(f) if f.root() == prev.root => Ok(f),
+        _ => Err(AuditError::Tampered(format!(
+            "the log's first {} records no longer match checkpoint {id}; refusing to sign \
+             (run `arkbridge audit verify`)",
+            prev.tree_size
+        ))),
     }
+}
+
+/// Checks every record the new checkpoint adds, as `audit verify` would, growing `frontier`
+/// to `size`: a checkpoint never vouches for a record that is already inconsistent.
+async fn check_new_records<S: Store>(
+    store: &S,
+    frontier: &mut Frontier,
+    size: u64,
+) -> Result<(), AuditError> {
+    while frontier.size() < size {
+        let want = (size - frontier.size()).min(10_000) as i64;
+        let page = store.audit_leaves(frontier.size() as i64, want).await?;
+        if page.is_empty() {
+            break;
+        }
+        for row in page.iter().take_while(|r| r.seq as u64 <= size) {
+            check_row(frontier, row, None)
+                .map_err(|f| AuditError::Tampered(format!("{f}; refusing to sign")))?;
+        }
+    }
+    if frontier.size() != size {
+        return Err(AuditError::Tampered(format!(
+            "record {} is missing; refusing to sign",
+            frontier.size() + 1
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -128,6 +128,8 @@ pub struct ForwardSettings {
     pub min_backoff: Duration,
     /// The longest wait between attempts while the SIEM is unreachable.
     pub max_backoff: Duration,
+    /// The store cursors of this receiver: forwarded records, then forwarded checkpoints.
+    pub cursors: (String, String),
 }
 
 impl ForwardSettings {
@@ -140,7 +142,20 @@ impl ForwardSettings {
             poll: Duration::from_secs(1),
             min_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
+            cursors: (RECORD_CURSOR.to_string(), CHECKPOINT_CURSOR.to_string()),
         }
+    }
+
+    /// Keeps this receiver's place under cursors of its own, `syslog.<address>.records` and
+    /// `syslog.<address>.checkpoints`, so that each configured receiver gets everything once
+    /// whatever the others got. (`audit forward --to` keeps the plain `syslog.*` cursors.)
+    pub fn own_cursors(mut self) -> ForwardSettings {
+        let address = &self.target.address;
+        self.cursors = (
+            format!("syslog.{address}.records"),
+            format!("syslog.{address}.checkpoints"),
+        );
+        self
     }
 }
 
@@ -151,10 +166,10 @@ pub struct Sent {
     pub checkpoints: u64,
 }
 
-/// Forwards a store's audit log.
+/// Forwards a store's audit log (borrowed, so that a caller holding only `&S` can forward).
 #[derive(Debug)]
-pub struct Forwarder<S> {
-    store: S,
+pub struct Forwarder<'s, S> {
+    store: &'s S,
     settings: ForwardSettings,
 }
 
@@ -178,9 +193,13 @@ async fn deliver<T: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-impl<S: Store> Forwarder<S> {
-    pub fn new(store: S, settings: ForwardSettings) -> Forwarder<S> {
+impl<'s, S: Store> Forwarder<'s, S> {
+    pub fn new(store: &'s S, settings: ForwardSettings) -> Forwarder<'s, S> {
         Forwarder { store, settings }
+    }
+
+    pub fn settings(&self) -> &ForwardSettings {
+        &self.settings
     }
 
     async fn send(&self, bytes: &[u8]) -> Result<(), AuditError> {
@@ -216,7 +235,8 @@ impl<S: Store> Forwarder<S> {
     pub async fn forward_batch(&self) -> Result<Sent, AuditError> {
         let host = &self.settings.hostname;
         let batch = self.settings.batch.max(1);
-        let records_done = self.store.audit_cursor(RECORD_CURSOR).await?;
+        let (record_cursor, checkpoint_cursor) = &self.settings.cursors;
+        let records_done = self.store.audit_cursor(record_cursor).await?;
         let records = self.store.audit_records(records_done, batch as i64).await?;
         if let Some(last) = records.last() {
             let mut bytes = Vec::new();
@@ -224,13 +244,13 @@ impl<S: Store> Forwarder<S> {
                 frame(&record_message(r, host), &mut bytes);
             }
             self.send(&bytes).await?;
-            self.store.set_audit_cursor(RECORD_CURSOR, last.seq).await?;
+            self.store.set_audit_cursor(record_cursor, last.seq).await?;
             return Ok(Sent {
                 records: records.len() as u64,
                 checkpoints: 0,
             });
         }
-        let checkpoints_done = self.store.audit_cursor(CHECKPOINT_CURSOR).await?;
+        let checkpoints_done = self.store.audit_cursor(checkpoint_cursor).await?;
         let mut bytes = Vec::new();
         let mut last = None;
         let mut n = 0;
@@ -250,7 +270,7 @@ impl<S: Store> Forwarder<S> {
             return Ok(Sent::default());
         };
         self.send(&bytes).await?;
-        self.store.set_audit_cursor(CHECKPOINT_CURSOR, last).await?;
+        self.store.set_audit_cursor(checkpoint_cursor, last).await?;
         Ok(Sent {
             records: 0,
             checkpoints: n as u64,

@@ -10,6 +10,9 @@
 //!   [`Checkpointer`], and the periodic task;
 //! * [`proof`]: roots and RFC 6962 proofs from stored nodes, and offline-checkable bundles;
 //! * [`verify`]: the full verification behind `arkbridge audit verify`;
+//! * [`publish`]: checkpoints as published outside the store (Confluence property, SIEM), and
+//!   reading them back for `audit verify --from-checkpoint`;
+//! * [`status`]: the latest checkpoint and a full verification, summed up for the daily report;
 //! * [`export`]: JSON Lines, CEF (CyberArk Vault conventions) and OCSF;
 //! * [`syslog`] and [`forward`]: RFC 5424 over TCP or TLS from a durable cursor.
 //!
@@ -21,16 +24,21 @@ pub mod forward;
 pub mod keys;
 pub mod note;
 pub mod proof;
+pub mod publish;
+pub mod schedule;
 pub mod show;
+pub mod status;
 pub mod syslog;
 pub mod time;
 pub mod verify;
 
 pub use checkpoint::{
     Checkpoint, CheckpointInterval, CheckpointTask, Checkpointer, SignedCheckpoint,
-    spawn_checkpoints,
+    spawn_checkpoints, spawn_checkpoints_with, spawn_schedule, write_checkpoint,
 };
 pub use keys::{SigningKey, VerifierKey};
+pub use publish::{CheckpointFacts, PROPERTY_KEY, published_note};
+pub use status::{AuditStatus, VerifySummary, audit_status};
 pub use verify::{VerifyFailure, VerifyOptions, VerifyReport, verify_log};
 
 use arkbridge_store::StoreError;

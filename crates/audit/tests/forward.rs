@@ -153,7 +153,7 @@ async fn a_siem_outage_loses_nothing_and_repeats_nothing() {
         Receiver::start("127.0.0.1:0", None, Behaviour::Normal, frames.clone()).await;
     let addr = receiver.addr;
     let target = SyslogTarget::parse(&format!("tcp://{addr}"), None).unwrap();
-    let forwarder = Arc::new(Forwarder::new(log.store.clone(), settings(target)));
+    let forwarder = Forwarder::new(&log.store, settings(target.clone()));
 
     log.append(0, 6).await;
     assert_eq!(forwarder.forward_pending().await.unwrap().records, 6);
@@ -169,8 +169,8 @@ async fn a_siem_outage_loses_nothing_and_repeats_nothing() {
     // Live forwarding keeps trying (with backoff) while the SIEM is down.
     let (stop, stopped) = watch::channel(false);
     let running = tokio::spawn({
-        let f = forwarder.clone();
-        async move { f.run(stopped).await }
+        let store = log.store.clone();
+        async move { Forwarder::new(&store, settings(target)).run(stopped).await }
     });
 
     // The SIEM comes back on the same port; the forwarder catches up by itself.
@@ -201,7 +201,7 @@ async fn forwarding_resumes_from_the_durable_cursor_after_a_restart() {
     let receiver = Receiver::start("127.0.0.1:0", None, Behaviour::Normal, frames.clone()).await;
     let target = SyslogTarget::parse(&format!("tcp://{}", receiver.addr), None).unwrap();
     log.append(0, 5).await;
-    let sent = Forwarder::new(log.store.clone(), settings(target.clone()))
+    let sent = Forwarder::new(&log.store, settings(target.clone()))
         .forward_pending()
         .await
         .unwrap();
@@ -211,7 +211,7 @@ async fn forwarding_resumes_from_the_durable_cursor_after_a_restart() {
     let store = arkbridge_store::SqliteStore::open(&log.path())
         .await
         .unwrap();
-    let sent = Forwarder::new(store, settings(target))
+    let sent = Forwarder::new(&store, settings(target))
         .forward_pending()
         .await
         .unwrap();
@@ -233,7 +233,7 @@ async fn a_receiver_that_drops_a_batch_half_read_gets_it_again() {
     .await;
     let addr = crashing.addr;
     let target = SyslogTarget::parse(&format!("tcp://{addr}"), None).unwrap();
-    let forwarder = Forwarder::new(log.store.clone(), settings(target));
+    let forwarder = Forwarder::new(&log.store, settings(target));
     log.append(0, 3).await;
     // The receiver reads frame 1 and drops the connection with frames 2 and 3 unread: the
     // kernel resets it, so the batch is not confirmed and the cursor stays.
@@ -278,7 +278,7 @@ async fn forwarding_over_tls_checks_the_receivers_certificate() {
     // A receiver whose certificate the configured CA did not issue is refused.
     let untrusted = SyslogTarget::parse(&format!("tls://localhost:{port}"), None).unwrap();
     assert!(
-        Forwarder::new(log.store.clone(), settings(untrusted))
+        Forwarder::new(&log.store, settings(untrusted))
             .forward_batch()
             .await
             .is_err()
@@ -286,7 +286,7 @@ async fn forwarding_over_tls_checks_the_receivers_certificate() {
     assert!(frames.lock().unwrap().is_empty());
 
     let target = SyslogTarget::parse(&format!("tls://localhost:{port}"), Some(&ca)).unwrap();
-    let sent = Forwarder::new(log.store.clone(), settings(target))
+    let sent = Forwarder::new(&log.store, settings(target))
         .forward_pending()
         .await
         .unwrap();

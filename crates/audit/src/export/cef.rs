@@ -48,6 +48,7 @@ pub fn class(action: Action) -> (u32, &'static str) {
         Action::ConfigLoaded => (800, "Config Loaded"),
         Action::ApiCall => (801, "API Call"),
         Action::Login => (802, "Login"),
+        Action::ReportDaily => (810, "Daily Report"),
     }
 }
 

@@ -25,13 +25,16 @@ fn classify(action: Action) -> (u32, u32, &'static str, u32, &'static str) {
         }
         Action::Login => (3, 3002, "Authentication"),
         Action::ScanFinding => (2, 2004, "Detection Finding"),
+        Action::ReportDaily => (2, 2003, "Compliance Finding"),
         _ => API,
     };
     let (activity, activity_name) = match action {
         Action::CredentialRequested | Action::CredentialIssued | Action::CredentialFallback => {
             (2, "Read")
         }
-        Action::CommentPosted | Action::VaultMoved | Action::ScanFinding => (1, "Create"),
+        Action::CommentPosted | Action::VaultMoved | Action::ScanFinding | Action::ReportDaily => {
+            (1, "Create")
+        }
         Action::PageEdited | Action::PolicyApplied => (3, "Update"),
         Action::RotationRequested | Action::RotationDone | Action::RotationFailed => {
             (3, "Password Change")
