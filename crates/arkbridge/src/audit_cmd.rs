@@ -5,7 +5,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use arkbridge_audit::export::{Format, export};
@@ -13,12 +12,12 @@ use arkbridge_audit::forward::{ForwardSettings, Forwarder, SyslogTarget};
 use arkbridge_audit::proof::{ProofBundle, prove_consistency, prove_inclusion};
 use arkbridge_audit::time::{now_us, parse_when};
 use arkbridge_audit::{
-    Checkpointer, SignedCheckpoint, SigningKey, VerifierKey, VerifyOptions, verify_log,
+    SignedCheckpoint, SigningKey, VerifierKey, VerifyOptions, verify_log, write_checkpoint,
 };
 use arkbridge_core::SecretRef;
 use arkbridge_core::config::Config;
 use arkbridge_cyberark::{CcpClient, CcpQuery};
-use arkbridge_store::{AuditFilter, SqliteStore, Store};
+use arkbridge_store::{AnyStore, AuditFilter, SqliteStore, Store};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::cli::{
@@ -36,12 +35,18 @@ pub(crate) async fn main(command: AuditCommand) -> anyhow::Result<ExitCode> {
         AuditCommand::Show(a) => show(a).await,
         AuditCommand::Export(a) => export_cmd(a).await,
         AuditCommand::Forward(a) => forward(a).await,
+        AuditCommand::Daily(a) => crate::daily_cmd::main(a).await,
     }
 }
 
 /// The store of a config, which must already exist (nothing is created by reading commands).
-async fn open_store(config: &Path) -> anyhow::Result<(Config, SqliteStore)> {
+async fn open_store(config: &Path) -> anyhow::Result<(Config, AnyStore)> {
     let config = Config::load(config)?;
+    // PostgreSQL (`[store] url`): its password comes through the CCP, as at every start.
+    if config.store.is_postgres() {
+        let store = arkbridge_engine::open_store(&config).await?;
+        return Ok((config, store));
+    }
     let path = config.data_dir.join("arkbridge.db");
     anyhow::ensure!(
         path.exists(),
@@ -51,7 +56,7 @@ async fn open_store(config: &Path) -> anyhow::Result<(Config, SqliteStore)> {
     let store = SqliteStore::open(&path)
         .await
         .context("cannot open the store")?;
-    Ok((config, store))
+    Ok((config, AnyStore::Sqlite(store)))
 }
 
 fn read(path: &Path, what: &str) -> anyhow::Result<String> {
@@ -71,7 +76,11 @@ async fn verify(args: AuditVerifyArgs) -> anyhow::Result<ExitCode> {
     let trusted = args
         .from_checkpoint
         .iter()
-        .map(|p| read(p, "the checkpoint"))
+        .map(|p| {
+            // The note as published: bare, the Confluence property's JSON, or the SIEM's CEF.
+            arkbridge_audit::published_note(&read(p, "the checkpoint")?)
+                .with_context(|| format!("{} holds no checkpoint", p.display()))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let options = VerifyOptions { keys, trusted };
     let report = match verify_log(&store, &options).await {
@@ -115,12 +124,13 @@ async fn verify(args: AuditVerifyArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The signing key, from CyberArk (through the CCP of the config) or from a file.
-async fn signing_key(
+/// The signing key given on the command line, from CyberArk (through the CCP of the config) or
+/// from a file; `None` when neither option is given.
+async fn key_from_options(
     config: &Config,
     source: &SigningKeySource,
     origin: &str,
-) -> anyhow::Result<SigningKey> {
+) -> anyhow::Result<Option<SigningKey>> {
     let text: SecretString = match (&source.key, &source.key_file) {
         (Some(reference), _) => {
             let r: SecretRef = reference
@@ -141,20 +151,51 @@ async fn signing_key(
             std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read the key file {}", path.display()))?,
         ),
-        (None, None) => bail!("give --key or --key-file"),
+        (None, None) => return Ok(None),
     };
-    Ok(SigningKey::from_base64(origin, &text)?)
+    Ok(Some(SigningKey::from_base64(origin, &text)?))
 }
 
 async fn checkpoint(args: AuditCheckpointArgs) -> anyhow::Result<ExitCode> {
     let (config, store) = open_store(&args.config).await?;
-    let key = signing_key(&config, &args.key, &args.origin).await?;
-    let stored = Checkpointer::new(store, Arc::new(key)).checkpoint().await?;
+    let (name, _) = config.audit.key_name_and_id().map_err(anyhow::Error::msg)?;
+    let origin = args.origin.as_deref().unwrap_or(name);
+    // A key given on the command line overrides the config's, which is then not fetched.
+    let given = key_from_options(&config, &args.key, origin).await?;
+    let (configured, publisher) =
+        arkbridge_engine::audit_tools(&config, &store, given.is_none()).await?;
+    let key = match given {
+        Some(key) => key,
+        None => configured.context(
+            "no signing key: set [audit] signing_key in the config (a cyberark:// reference), \
+             or give --key or --key-file",
+        )?,
+    };
+    let stored = write_checkpoint(&store, &key).await?;
     println!(
         "checkpoint {} written: {} records",
         stored.id, stored.tree_size
     );
     print!("{}", stored.note);
+    let report = publisher.publish(&store, &stored, true).await;
+    for (to, sent) in &report.syslog {
+        if let Ok(sent) = sent {
+            eprintln!(
+                "published to syslog {to}: {} records and {} checkpoints",
+                sent.records, sent.checkpoints
+            );
+        }
+    }
+    if let Some(Ok(())) = report.confluence {
+        eprintln!(
+            "published as the property {} of Confluence page {}",
+            arkbridge_audit::PROPERTY_KEY,
+            config.audit.publish_page.as_deref().unwrap_or_default()
+        );
+    }
+    for failure in report.failures() {
+        eprintln!("warning: the checkpoint was stored but not published to {failure}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -322,29 +363,56 @@ async fn export_cmd(args: AuditExportArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn forward(args: AuditForwardArgs) -> anyhow::Result<ExitCode> {
-    let (_, store) = open_store(&args.config).await?;
-    let target = SyslogTarget::parse(&args.to, args.ca.as_deref())?;
-    let host = arkbridge_audit::syslog::hostname(args.hostname.as_deref());
-    let forwarder = Forwarder::new(store, ForwardSettings::new(target, host));
+    let (config, store) = open_store(&args.config).await?;
+    let settings = match &args.to {
+        Some(to) => {
+            let target = SyslogTarget::parse(to, args.ca.as_deref())?;
+            let host = arkbridge_audit::syslog::hostname(args.hostname.as_deref());
+            vec![ForwardSettings::new(target, host)]
+        }
+        // The configured receivers, each from its own cursors (as the bridge forwards).
+        None => config
+            .audit
+            .syslog
+            .iter()
+            .map(|s| {
+                let target = SyslogTarget::parse(&s.url(), s.ca.as_deref())?;
+                let host = args.hostname.as_deref().or(s.hostname.as_deref());
+                Ok(
+                    ForwardSettings::new(target, arkbridge_audit::syslog::hostname(host))
+                        .own_cursors(),
+                )
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?,
+    };
+    anyhow::ensure!(
+        !settings.is_empty(),
+        "nowhere to forward to: give --to or configure [[audit.syslog]]"
+    );
     if args.once {
-        let sent = forwarder.forward_pending().await?;
-        println!(
-            "forwarded {} records and {} checkpoints",
-            sent.records, sent.checkpoints
-        );
+        for s in settings {
+            let to = s.target.address.clone();
+            let sent = Forwarder::new(&store, s).forward_pending().await?;
+            println!(
+                "forwarded {} records and {} checkpoints to {to}",
+                sent.records, sent.checkpoints
+            );
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let run = forwarder.run(stopped);
-    tokio::pin!(run);
-    tokio::select! {
-        () = &mut run => {}
-        r = wait_for_shutdown() => {
-            r?;
-            // Let a batch in flight finish, so its cursor is saved.
-            let _ = stop.send(true);
-            run.await;
-        }
+    let runs = settings
+        .into_iter()
+        .map(|s| {
+            let (store, stopped) = (store.clone(), stopped.clone());
+            tokio::spawn(async move { Forwarder::new(&store, s).run(stopped).await })
+        })
+        .collect::<Vec<_>>();
+    wait_for_shutdown().await?;
+    // Let the batches in flight finish, so their cursors are saved.
+    let _ = stop.send(true);
+    for run in runs {
+        run.await?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -13,12 +13,16 @@ pub(crate) struct Cli {
     /// Log level for messages on stderr (error, warn, info, debug). Also ARKBRIDGE_LOG.
     #[arg(long, global = true, env = "ARKBRIDGE_LOG")]
     pub(crate) log: Option<String>,
+    /// Accept inline secrets in the config instead of cyberark:// references (development
+    /// only; each one is logged as a warning at start).
+    #[arg(long, global = true)]
+    pub(crate) allow_inline_secrets: bool,
 }
 
 impl Cli {
     pub(crate) fn log_level(&self) -> String {
         self.log.clone().unwrap_or_else(|| match self.command {
-            Command::Sim(_) | Command::Demo(_) => "info".into(),
+            Command::Sim(_) | Command::Demo(_) | Command::Serve(_) => "info".into(),
             _ => "warn".into(),
         })
     }
@@ -46,6 +50,162 @@ pub(crate) enum Command {
     /// Work with the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Check a config against CyberArk and Confluence, part by part: pass, warn or fail for
+    /// each, with the fix. Exit 0 when nothing failed, 1 when something did.
+    Doctor(DoctorArgs),
+    /// Serve the REST API (Forge macro, web UI, remote CLI), health, readiness and metrics,
+    /// with JSON logs, until SIGINT/SIGTERM; then wait for running runs and stop.
+    Serve(ServeArgs),
+    /// Only recover what a crashed run left: kill its orphaned script, remove its secret files,
+    /// rotate its credentials, and retry failed rotations. Exit 0 when nothing failed, 1 when a
+    /// rotation failed again.
+    Recover(RecoverArgs),
+    /// Find secrets pasted into Confluence pages (--space, --page) or storage-format files
+    /// (--path). Exit 1 when a new finding reaches --fail-on.
+    Scan(ScanArgs),
+    /// List the scanner's findings, or triage them (accepted, false-positive, new).
+    #[command(subcommand)]
+    Findings(FindingsCommand),
+    /// Move found secrets into CyberArk and put their cyberark:// references on the page
+    /// (a plan and a diff without --apply).
+    Vault(VaultArgs),
+    /// Work with the store (move an SQLite store into PostgreSQL).
+    #[command(subcommand)]
+    Store(crate::store_cmd::StoreCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ScanArgs {
+    /// The bridge config file (for --space and --page).
+    #[arg(long, env = "ARKBRIDGE_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+    /// Scan every page of these spaces (keys).
+    #[arg(long, value_name = "KEY", num_args = 1.., conflicts_with = "path")]
+    pub(crate) space: Vec<String>,
+    /// Scan these pages (ids).
+    #[arg(long, value_name = "ID", num_args = 1.., conflicts_with = "path")]
+    pub(crate) page: Vec<String>,
+    /// Scan the storage-format files (*.xhtml, *.html, *.xml) under this folder, e.g. an export.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) path: Option<PathBuf>,
+    /// Only pages modified since a date (2026-11-29), a time (RFC 3339) or `last` (the space's
+    /// last complete scan).
+    #[arg(long, value_name = "DATE|last")]
+    pub(crate) since: Option<String>,
+    /// Scan earlier versions of the pages too.
+    #[arg(long)]
+    pub(crate) history: bool,
+    /// Scan the pages' footer comments too.
+    #[arg(long)]
+    pub(crate) comments: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) format: ScanFormat,
+    /// Write the report to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    /// Exit 1 when a new finding has this severity or higher (low, medium, high, critical).
+    #[arg(long, value_name = "SEVERITY")]
+    pub(crate) fail_on: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ScanFormat {
+    Text,
+    Json,
+    Sarif,
+    Html,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum FindingsCommand {
+    /// List findings (all, or in one state) with their ids, previews and triage.
+    List(FindingsListArgs),
+    /// Set the triage state of findings, with a note.
+    Triage(FindingsTriageArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FindingsListArgs {
+    #[arg(long, env = "ARKBRIDGE_CONFIG")]
+    pub(crate) config: PathBuf,
+    /// new, accepted, false-positive or vaulted.
+    #[arg(long)]
+    pub(crate) state: Option<String>,
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FindingsTriageArgs {
+    #[arg(required = true, value_name = "FINDING-ID")]
+    pub(crate) findings: Vec<i64>,
+    #[arg(long, env = "ARKBRIDGE_CONFIG")]
+    pub(crate) config: PathBuf,
+    /// accepted, false-positive or new.
+    #[arg(long)]
+    pub(crate) state: String,
+    /// Why (kept with the finding and in the audit log).
+    #[arg(long)]
+    pub(crate) note: Option<String>,
+    /// Act as this user (only with the development identity provider `local-trusted`).
+    #[arg(long = "as", value_name = "EMAIL")]
+    pub(crate) as_user: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VaultArgs {
+    /// The findings to move (ids from `arkbridge scan`).
+    #[arg(required = true, value_name = "FINDING-ID")]
+    pub(crate) findings: Vec<i64>,
+    /// The bridge config file.
+    #[arg(long, env = "ARKBRIDGE_CONFIG")]
+    pub(crate) config: PathBuf,
+    /// The safe the new accounts go to.
+    #[arg(long)]
+    pub(crate) safe: String,
+    /// The platform of the new accounts (default: `[scanner] vault_platform`).
+    #[arg(long)]
+    pub(crate) platform: Option<String>,
+    /// Do it: create the accounts, check them through the CCP and edit the pages. Without it,
+    /// print the plan and the page diff.
+    #[arg(long)]
+    pub(crate) apply: bool,
+    /// Act as this user (only with the development identity provider `local-trusted`).
+    #[arg(long = "as", value_name = "EMAIL")]
+    pub(crate) as_user: Option<String>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RecoverArgs {
+    /// The bridge config file.
+    #[arg(long, env = "ARKBRIDGE_CONFIG")]
+    pub(crate) config: PathBuf,
+    /// Print what was done as one JSON object instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The bridge config file (its [server] section sets the address, grace period and Forge app).
+    #[arg(long, env = "ARKBRIDGE_CONFIG")]
+    pub(crate) config: PathBuf,
+    /// The address to listen on, e.g. 127.0.0.1:8443 (default: `[server] listen`).
+    #[arg(long)]
+    pub(crate) listen: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DoctorArgs {
+    /// The bridge config file.
+    #[arg(long, env = "ARKBRIDGE_CONFIG")]
+    pub(crate) config: PathBuf,
+    /// Print a JSON array of {check, status, detail, fix} instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -211,6 +371,9 @@ pub(crate) enum AuditCommand {
     Export(AuditExportArgs),
     /// Forward the audit log to a SIEM over syslog (RFC 5424, TCP or TLS, CEF messages).
     Forward(AuditForwardArgs),
+    /// The daily compliance audit (SOC 2-mapped checks); exit 0 all pass, 1 a check failed,
+    /// 2 error.
+    Daily(crate::daily_cmd::DailyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -227,9 +390,9 @@ pub(crate) struct AuditVerifyArgs {
     pub(crate) from_checkpoint: Vec<PathBuf>,
 }
 
-/// Where the checkpoint signing key comes from.
+/// Where the checkpoint signing key comes from (default: `[audit] signing_key` of the config).
 #[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
+#[group(required = false, multiple = false)]
 pub(crate) struct SigningKeySource {
     /// The key's `cyberark://SAFE/OBJECT[#PROPERTY]` reference, fetched through the CCP.
     #[arg(long, value_name = "REFERENCE")]
@@ -246,9 +409,9 @@ pub(crate) struct AuditCheckpointArgs {
     pub(crate) config: PathBuf,
     #[command(flatten)]
     pub(crate) key: SigningKeySource,
-    /// The log's origin, which is also the key's name.
-    #[arg(long, default_value = arkbridge_audit::DEFAULT_ORIGIN)]
-    pub(crate) origin: String,
+    /// The log's origin, which is also the key's name (default: `[audit] key_id`).
+    #[arg(long)]
+    pub(crate) origin: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -340,9 +503,10 @@ pub(crate) struct AuditForwardArgs {
     /// The bridge config file.
     #[arg(long, env = "ARKBRIDGE_CONFIG")]
     pub(crate) config: PathBuf,
-    /// The SIEM's syslog receiver: tcp://HOST:PORT or tls://HOST:PORT.
+    /// The SIEM's syslog receiver: tcp://HOST:PORT or tls://HOST:PORT (default: every
+    /// `[[audit.syslog]]` receiver of the config).
     #[arg(long)]
-    pub(crate) to: String,
+    pub(crate) to: Option<String>,
     /// CA bundle (PEM) for a tls:// receiver; default: the Mozilla roots.
     #[arg(long)]
     pub(crate) ca: Option<PathBuf>,

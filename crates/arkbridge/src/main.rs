@@ -3,12 +3,20 @@
 
 mod audit_cmd;
 mod cli;
+mod daily_cmd;
 mod demo;
+mod doctor_cmd;
+mod findings_cmd;
 mod logging;
 mod login_cmd;
 mod policy_cmd;
+mod recover_cmd;
 mod run_cmd;
+mod scan_cmd;
+mod serve_cmd;
 mod sim_cmd;
+mod store_cmd;
+mod vault_cmd;
 
 use std::process::ExitCode;
 
@@ -18,7 +26,12 @@ fn main() -> ExitCode {
     // One crypto provider for every TLS user in the process (rustls, reqwest).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = cli::Cli::parse();
-    logging::init(cli.log_level());
+    if matches!(cli.command, cli::Command::Serve(_)) {
+        arkbridge_server::json_log::init(&cli.log_level());
+    } else {
+        logging::init(cli.log_level());
+    }
+    arkbridge_engine::allow_inline_secrets_from_command_line(cli.allow_inline_secrets);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -43,6 +56,13 @@ fn main() -> ExitCode {
             cli::Command::Policy(cli::PolicyCommand::Plan(args)) => policy_cmd::plan(args).await,
             cli::Command::Policy(cli::PolicyCommand::Apply(args)) => policy_cmd::apply(args).await,
             cli::Command::Audit(command) => audit_cmd::main(command).await,
+            cli::Command::Scan(args) => scan_cmd::main(args).await,
+            cli::Command::Findings(command) => findings_cmd::main(command).await,
+            cli::Command::Vault(args) => vault_cmd::main(args).await,
+            cli::Command::Doctor(args) => doctor_cmd::main(args, cli.allow_inline_secrets).await,
+            cli::Command::Recover(args) => recover_cmd::main(args).await,
+            cli::Command::Serve(args) => serve_cmd::main(args).await,
+            cli::Command::Store(command) => store_cmd::main(command).await,
         }
     });
     match result {

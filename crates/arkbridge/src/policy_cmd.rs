@@ -106,7 +106,7 @@ pub(crate) async fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
 /// Whose access `policy explain` shows: with `oidc` the signed-in caller, unless `--user` names
 /// someone else, which only a member of an approver group may ask.
 async fn explained_user(
-    bridge: &Bridge<arkbridge_store::SqliteStore>,
+    bridge: &Bridge<arkbridge_store::AnyStore>,
     first: VerifiedUser,
     oidc: bool,
     asked: Option<&str>,
@@ -154,7 +154,7 @@ fn render(d: &Decision) -> String {
 }
 
 /// Connects the bridge for a policy command (recovery runs first, as for every command).
-async fn connect(config: &std::path::Path) -> anyhow::Result<Bridge<arkbridge_store::SqliteStore>> {
+async fn connect(config: &std::path::Path) -> anyhow::Result<Bridge<arkbridge_store::AnyStore>> {
     let config = Config::load(config)?;
     let (bridge, recovery) = Bridge::connect(config)
         .await

@@ -2,8 +2,9 @@
 //!
 //! Every credential the bridge itself needs (the Confluence API token, the PVWA service password)
 //! is a [`ConfigSecret`]: normally a `cyberark://` reference resolved through the Central Credential
-//! Provider at start. An inline value is refused unless `allow_inline_secrets` is set, which is for
-//! development only. Only the client-certificate *paths* are literal.
+//! Provider at start. An inline value parses, but the start-up check refuses it unless
+//! `--allow-inline-secrets` (or the `allow_inline_secrets` key) is given, which is for development
+//! only (see `fallback.rs`). Only the client-certificate *paths* are literal.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,12 +14,29 @@ use serde::{Deserialize, Serialize};
 use crate::policy::{Access, Grant, PolicySettings};
 use crate::secret_ref::SecretRef;
 
+mod audit;
 mod confluence;
+mod daily;
+mod fallback;
 mod identity;
+mod rotation;
+mod scanner;
+mod server;
+mod store;
+pub use audit::{
+    AuditConfig, DEFAULT_KEY_NAME as DEFAULT_AUDIT_KEY_NAME,
+    MAX_INTERVAL_MINUTES as MAX_CHECKPOINT_INTERVAL_MINUTES, SyslogTargetConfig,
+};
 pub use confluence::{ConfluenceAuth, ConfluenceConfig, ConfluenceFlavor};
+pub use daily::DailyConfig;
+pub use fallback::{FallbackCacheConfig, MAX_STALENESS_LIMIT_SECS};
 pub use identity::{
     GroupsFrom, IdentityConfig, IdentityProvider, LdapSection, LocalUser, OidcSection,
 };
+pub use rotation::{MAX_ROTATION_ATTEMPTS, RotationConfig};
+pub use scanner::ScannerConfig;
+pub use server::{ForgeSection, ServerConfig, WebSection};
+pub use store::{StoreConfig, StoreTls, check_postgres_url};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -44,6 +62,25 @@ pub struct Config {
     /// How the grants are applied: safe membership, approver groups, permission mapping.
     #[serde(default)]
     pub policy: PolicySettings,
+    /// Checkpoint signing and publishing (`[audit]`, see `audit.rs`).
+    #[serde(default)]
+    pub audit: AuditConfig,
+    /// `arkbridge serve`: listening, shutdown, output limits and the Forge app (`server.rs`).
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// The daily compliance audit (`[daily]`, see `daily.rs`).
+    #[serde(default)]
+    pub daily: DailyConfig,
+    /// The secret scanner (`[scanner]`, see `scanner.rs`).
+    #[serde(default)]
+    pub scanner: ScannerConfig,
+    /// How failed rotations are retried before they are alerted (`[rotation]`, see
+    /// `rotation.rs`).
+    #[serde(default)]
+    pub rotation: RotationConfig,
+    /// `[store]`: PostgreSQL instead of the embedded SQLite store.
+    #[serde(default)]
+    pub store: StoreConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -51,6 +88,13 @@ pub struct Config {
 pub struct CyberArkConfig {
     pub ccp: CcpConfig,
     pub pvwa: PvwaConfig,
+    /// A second CCP for read-only fallbacks (and the bridge's own credentials) while the first
+    /// is unavailable (see `fallback.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_ccp: Option<CcpConfig>,
+    /// The in-memory cache of read-only fallback values; off when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_cache: Option<FallbackCacheConfig>,
 }
 
 /// Central Credential Provider (`GET /<web_service>/api/Accounts`).
@@ -76,11 +120,13 @@ pub struct CcpConfig {
     /// `client_cert`/`client_key`.
     #[serde(default)]
     pub client_pkcs12: Option<PathBuf>,
-    /// File holding the PKCS#12 password (e.g. a systemd credential); the file, not its value,
-    /// is configured, because the CCP identity cannot itself come from the CCP. Unset: the
-    /// PKCS#12 file has an empty password.
-    #[serde(default)]
+    /// Deprecated: a file holding the PKCS#12 password. Use `client_pkcs12_password_env`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_pkcs12_password_file: Option<PathBuf>,
+    /// The name of the environment variable holding the PKCS#12 password: the CCP identity
+    /// cannot itself come from the CCP. Neither this nor the file: an empty password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_pkcs12_password_env: Option<String>,
     /// Seconds the CCP may spend reaching the Vault (`ConnectionTimeout`).
     #[serde(default = "default_ccp_timeout")]
     pub connection_timeout_secs: u32,
@@ -148,6 +194,12 @@ pub struct RunnerConfig {
     /// Timeout for blocks that do not set one, in seconds.
     #[serde(default = "default_timeout")]
     pub default_timeout_secs: u64,
+    /// How long a run waits for an after-run/checkin account another run holds (`rotation.rs`).
+    #[serde(default = "rotation::default_lease_wait_secs")]
+    pub lease_wait_secs: u64,
+    /// How long past its deadline a run may hold its credentials before they are rotated.
+    #[serde(default = "rotation::default_lease_grace_secs")]
+    pub lease_grace_secs: u64,
 }
 
 impl Default for RunnerConfig {
@@ -155,6 +207,8 @@ impl Default for RunnerConfig {
         RunnerConfig {
             max_timeout_secs: default_max_timeout(),
             default_timeout_secs: default_timeout(),
+            lease_wait_secs: rotation::default_lease_wait_secs(),
+            lease_grace_secs: rotation::default_lease_grace_secs(),
         }
     }
 }
@@ -226,7 +280,8 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error(
         "config field `{field}` holds an inline secret; store it in CyberArk and write a \
-         cyberark://SAFE/OBJECT reference instead (set allow_inline_secrets = true for development only)"
+         cyberark://SAFE/OBJECT reference instead (or pass --allow-inline-secrets, for development \
+         only)"
     )]
     InlineSecret { field: &'static str },
     #[error("invalid config: {0}")]
@@ -271,39 +326,18 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        self.confluence.validate(self.allow_inline_secrets)?;
-        self.identity.validate(self.allow_inline_secrets)?;
-        if !self.allow_inline_secrets
-            && matches!(self.cyberark.pvwa.password, ConfigSecret::Inline(_))
-        {
-            return Err(ConfigError::InlineSecret {
-                field: "cyberark.pvwa.password",
-            });
+        // Inline secrets parse; whether they are allowed depends on the command line too, so
+        // they are checked at start (`Config::check_inline_secrets`), not here.
+        self.confluence.validate(true)?;
+        self.identity.validate(true)?;
+        fallback::validate_ccp("cyberark.ccp", &self.cyberark.ccp)?;
+        if let Some(dr) = &self.cyberark.fallback_ccp {
+            fallback::validate_ccp("cyberark.fallback_ccp", dr)?;
         }
-        if !self.allow_inline_secrets
-            && let Some(apply_as) = &self.policy.apply_as
-            && matches!(apply_as.password, ConfigSecret::Inline(_))
-        {
-            return Err(ConfigError::InlineSecret {
-                field: "policy.apply_as.password",
-            });
+        if let Some(cache) = &self.cyberark.fallback_cache {
+            cache.validate()?;
         }
-        let ccp = &self.cyberark.ccp;
-        if ccp.client_cert.is_some() != ccp.client_key.is_some() {
-            return Err(ConfigError::Invalid(
-                "cyberark.ccp.client_cert and client_key must be set together".into(),
-            ));
-        }
-        if ccp.client_pkcs12.is_some() && ccp.client_cert.is_some() {
-            return Err(ConfigError::Invalid(
-                "set either cyberark.ccp.client_pkcs12 or client_cert/client_key, not both".into(),
-            ));
-        }
-        if ccp.client_pkcs12_password_file.is_some() && ccp.client_pkcs12.is_none() {
-            return Err(ConfigError::Invalid(
-                "cyberark.ccp.client_pkcs12_password_file is set without client_pkcs12".into(),
-            ));
-        }
+        self.daily.validate()?;
         let pvwa = &self.cyberark.pvwa;
         match (pvwa.auth_method, &pvwa.identity_url) {
             (PvwaAuthMethod::Ispss, None) => {
@@ -319,9 +353,6 @@ impl Config {
                     "cyberark.pvwa.identity_url is only used with auth_method = \"ISPSS\"".into(),
                 ));
             }
-        }
-        if ccp.app_id.trim().is_empty() {
-            return Err(ConfigError::Invalid("cyberark.ccp.app_id is empty".into()));
         }
         for (i, grant) in self.grants.iter().enumerate() {
             if grant.group.as_deref().is_some_and(|g| g.trim().is_empty()) {
@@ -348,18 +379,20 @@ impl Config {
             }
         };
         fix(&mut self.data_dir);
-        let ccp = &mut self.cyberark.ccp;
-        for p in [
-            &mut ccp.ca_cert,
-            &mut ccp.client_cert,
-            &mut ccp.client_key,
-            &mut ccp.client_pkcs12,
-            &mut ccp.client_pkcs12_password_file,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            fix(p);
+        let cyberark = &mut self.cyberark;
+        for ccp in std::iter::once(&mut cyberark.ccp).chain(cyberark.fallback_ccp.as_mut()) {
+            for p in [
+                &mut ccp.ca_cert,
+                &mut ccp.client_cert,
+                &mut ccp.client_key,
+                &mut ccp.client_pkcs12,
+                &mut ccp.client_pkcs12_password_file,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                fix(p);
+            }
         }
         if let Some(p) = &mut self.cyberark.pvwa.ca_cert {
             fix(p);
@@ -370,6 +403,8 @@ impl Config {
         if let Some(p) = self.identity.oidc.as_mut().and_then(|o| o.ca_cert.as_mut()) {
             fix(p);
         }
+        self.audit.resolve_paths(base);
+        self.store.resolve_paths(base);
     }
 
     /// The rotation policy of a safe.
@@ -494,7 +529,11 @@ safes = { Prod-DB = "write", Prod-DB-RO = "read" }
             "\"cyberark://Integrations/confluence-api-token\"",
             "\"hunter2-inline\"",
         );
-        let err = Config::parse(&text).unwrap_err().to_string();
+        let err = Config::parse(&text)
+            .unwrap()
+            .check_inline_secrets(false)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("confluence.token"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
     }
@@ -507,6 +546,7 @@ safes = { Prod-DB = "write", Prod-DB-RO = "read" }
         );
         let text = format!("allow_inline_secrets = true\n{text}");
         let c = Config::parse(&text).unwrap();
+        assert_eq!(c.check_inline_secrets(false).unwrap(), ["confluence.token"]);
         assert_eq!(format!("{:?}", c.confluence.token), "Inline([redacted])");
     }
 

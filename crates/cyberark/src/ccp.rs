@@ -197,11 +197,16 @@ impl CcpClient {
     }
 
     /// Like [`new`](Self::new), with a given retry policy and circuit breaker. The client
-    /// identity is `client_pkcs12` (with its password file) when set, else the PEM pair.
+    /// identity is `client_pkcs12` (its password from the environment variable
+    /// `client_pkcs12_password_env`, or the deprecated password file) when set, else the PEM
+    /// pair.
     pub fn with_resilience(cfg: &CcpConfig, resilience: Resilience) -> Result<Self, CyberArkError> {
         if let Some(p12) = &cfg.client_pkcs12 {
             Self::endpoint(cfg)?;
-            let password = pkcs12::read_password_file(cfg.client_pkcs12_password_file.as_deref())?;
+            let password = match &cfg.client_pkcs12_password_env {
+                Some(var) => pkcs12::read_password_env(var)?,
+                None => pkcs12::read_password_file(cfg.client_pkcs12_password_file.as_deref())?,
+            };
             return Self::with_pkcs12(cfg, p12, &password, resilience);
         }
         Self::endpoint(cfg)?;
@@ -401,6 +406,7 @@ mod tests {
             client_key: None,
             client_pkcs12: None,
             client_pkcs12_password_file: None,
+            client_pkcs12_password_env: None,
             connection_timeout_secs: 15,
         }
     }

@@ -2,7 +2,8 @@
 //!
 //! reqwest's `Identity::from_pkcs12_der` exists only with native-tls, so the archive is opened
 //! with `p12-keystore` (modern AES/PBKDF2 and legacy RC2/3DES archives) and its key and chain are
-//! handed to rustls in memory (DER, the form PEM would be decoded into anyway). The file buffer is
+//! handed to rustls in memory (DER, the form PEM would be decoded into anyway). The password comes
+//! from an environment variable (or, deprecated, a file). The file buffer is
 //! wiped after use; the password is a [`SecretString`]; errors name the file, never its content
 //! or the password.
 
@@ -52,7 +53,22 @@ pub(crate) fn load_pkcs12(path: &Path, password: &SecretString) -> Result<Identi
     Ok((certs, key))
 }
 
-/// Reads the PKCS#12 password from `path` (one line; a trailing newline is dropped). A file
+/// Reads the PKCS#12 password from the environment variable `var` (as a service manager sets
+/// it). An unset or non-UTF-8 variable is an error naming the variable, never a silent empty
+/// password: a missing variable is a deployment mistake.
+pub(crate) fn read_password_env(var: &str) -> Result<SecretString, CyberArkError> {
+    match std::env::var(var) {
+        Ok(value) => Ok(SecretString::from(value)),
+        Err(std::env::VarError::NotPresent) => Err(CyberArkError::Config(format!(
+            "the PKCS#12 password variable {var} (client_pkcs12_password_env) is not set"
+        ))),
+        Err(std::env::VarError::NotUnicode(_)) => Err(CyberArkError::Config(format!(
+            "the PKCS#12 password variable {var} is not UTF-8"
+        ))),
+    }
+}
+
+/// Deprecated (use `client_pkcs12_password_env`): reads the PKCS#12 password from `path` (one line; a trailing newline is dropped). A file
 /// anyone on the machine may read is refused, as ssh refuses such a key. No file: the empty
 /// password.
 pub(crate) fn read_password_file(path: Option<&Path>) -> Result<SecretString, CyberArkError> {
@@ -122,6 +138,20 @@ mod tests {
 
     fn resilience() -> Resilience {
         Resilience::new("ccp", RetryPolicy::no_retry(), BreakerConfig::default())
+    }
+
+    #[test]
+    fn an_unset_password_variable_is_named_and_never_an_empty_password() {
+        let var = "ARKBRIDGE_TEST_P12_PASSWORD_THAT_IS_NEVER_SET";
+        let err = read_password_env(var).unwrap_err().to_string();
+        assert!(err.contains(var) && err.contains("not set"), "{err}");
+    }
+
+    #[test]
+    fn the_password_variable_is_read() {
+        // PATH is set in every test environment; its value stands in for a password here.
+        let value = read_password_env("PATH").unwrap();
+        assert_eq!(value.expose_secret(), std::env::var("PATH").unwrap());
     }
 
     #[test]

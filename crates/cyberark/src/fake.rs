@@ -129,6 +129,7 @@ pub(crate) fn ccp_config(url: &str) -> CcpConfig {
         client_key: None,
         client_pkcs12: None,
         client_pkcs12_password_file: None,
+        client_pkcs12_password_env: None,
         connection_timeout_secs: 30,
     }
 }

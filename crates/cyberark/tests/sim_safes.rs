@@ -58,7 +58,10 @@ async fn list_safes_follows_next_link_across_pages() {
     let safes = pvwa.list_safes(None).await.unwrap();
     let mut names: Vec<String> = safes.into_iter().map(|s| s.safe_name).collect();
     names.sort();
-    assert_eq!(names, ["Integrations", "Prod-DB", "Prod-DB-RO"]);
+    assert_eq!(
+        names,
+        ["Integrations", "Prod-DB", "Prod-DB-RO", "Vaulted-Secrets"]
+    );
     let found = pvwa.list_safes(Some("read-only")).await.unwrap();
     assert_eq!(found.len(), 1, "search matches the description");
     assert_eq!(found[0].safe_name, "Prod-DB-RO");

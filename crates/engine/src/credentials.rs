@@ -1,17 +1,19 @@
 //! Handing a run its credentials: one lease per retrieval, written before the CCP is asked, and
-//! the read-only fallback when CyberArk is unavailable.
+//! the switch to the read-only fallback (`read_only.rs`) when CyberArk is unavailable.
 //!
 //! For a safe whose policy rotates after the run, the account is first looked up in the PVWA: if
-//! the bridge could not rotate it afterwards, it does not fetch it at all.
+//! the bridge could not rotate it afterwards, it does not fetch it at all. Only unavailability
+//! (`fallback.rs`) switches to read-only; any other error ends the acquisition as it is.
 
 use arkbridge_core::audit::{Action, AuditEvent, Outcome, Target};
 use arkbridge_core::config::Rotation;
-use arkbridge_core::runbook::{Binding, BindingKind, Mode, Runbook};
+use arkbridge_core::runbook::{Binding, BindingKind, Runbook};
 use arkbridge_core::secret_ref::SecretRef;
 use arkbridge_cyberark::{CcpAccount, CcpQuery};
 use arkbridge_store::{LeaseState, NewLease, Store};
 use secrecy::SecretString;
 
+use crate::fallback::engine_unavailability;
 use crate::{Bridge, EngineError, now_micros};
 
 /// A lease taken by this run, to be settled after it.
@@ -34,7 +36,7 @@ pub(crate) struct Credentials {
 }
 
 impl Credentials {
-    fn push(&mut self, b: &Binding, v: SecretString) {
+    pub(crate) fn push(&mut self, b: &Binding, v: SecretString) {
         match b.kind {
             BindingKind::Env => self.env.push((b.variable.clone(), v)),
             BindingKind::File => self.files.push((b.variable.clone(), v)),
@@ -64,78 +66,44 @@ impl<S: Store> Bridge<S> {
     ) -> Result<Credentials, EngineError> {
         let mut creds = Credentials::default();
         let mut fetched = Fetched::new();
-        let mut outage = None;
         for b in &runbook.bindings {
-            match self.fetch(ask, &b.reference, leases, &mut fetched).await {
+            match self
+                .fetch(ask, &b.reference, leases, &mut fetched, Via::Primary)
+                .await
+            {
                 Ok(v) => creds.push(b, v),
-                Err(EngineError::CyberArk(e)) if e.is_unavailable() => {
-                    outage = Some(e);
-                    break;
+                Err(e) => {
+                    let Some((kind, _)) = engine_unavailability(&e) else {
+                        return Err(e);
+                    };
+                    // Values already fetched are dropped here (their leases are settled by the
+                    // caller): a read-only run gets read-only values only.
+                    drop(creds);
+                    return self
+                        .read_only(ask, runbook, leases, &mut fetched, kind, &e)
+                        .await;
                 }
-                Err(e) => return Err(e),
             }
         }
-        let Some(outage) = outage else {
-            return Ok(creds);
-        };
-        // CyberArk failed: go on read-only, with a fallback for every binding that names one.
-        // Values already fetched are dropped (and their leases settled by the caller).
-        tracing::warn!(run_id = ask.run_id, error = %outage, "CyberArk unavailable; trying read-only fallbacks");
-        let missing: Vec<&str> = runbook
-            .bindings
-            .iter()
-            .filter(|b| b.fallback.is_none())
-            .map(|b| b.variable.as_str())
-            .collect();
-        if runbook.mode == Mode::Write && !missing.is_empty() {
-            return Err(EngineError::NoFallback(format!(
-                "{outage}; the write runbook `{}` has no read-only fallback for {}",
-                runbook.name,
-                missing.join(", ")
-            )));
-        }
-        self.audit(
-            ask.actor,
-            AuditEvent::new(Action::CredentialFallback)
-                .run(ask.run_id)
-                .reason(outage.to_string())
-                .details(
-                    serde_json::json!({ "cause": outage.to_string(), "without_fallback": missing }),
-                ),
-        )
-        .await?;
-        let mut ro = Credentials {
-            read_only: true,
-            ..Credentials::default()
-        };
-        for b in &runbook.bindings {
-            let reference = b.fallback.as_ref().unwrap_or(&b.reference);
-            match self.fetch(ask, reference, leases, &mut fetched).await {
-                Ok(v) => ro.push(b, v),
-                Err(EngineError::CyberArk(e)) if e.is_unavailable() => {
-                    return Err(EngineError::NoFallback(format!(
-                        "{outage}; the fallback {reference} failed too: {e}"
-                    )));
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(ro)
+        // CyberArk answered: the moment to refresh the read-only cache for a later outage.
+        self.refresh_ro_cache(ask.run_id, runbook).await;
+        Ok(creds)
     }
 
     /// The value of one reference. Each account is retrieved once per run (one lease, one CCP
     /// call), however many bindings read it: two leases on one account would rotate it twice.
-    async fn fetch(
+    pub(crate) async fn fetch(
         &self,
         ask: &Ask<'_>,
         reference: &SecretRef,
         leases: &mut Vec<LeaseHandle>,
         fetched: &mut Fetched,
+        via: Via,
     ) -> Result<SecretString, EngineError> {
         let idx = match fetched.iter().position(|(r, _)| same_account(r, reference)) {
             Some(i) => i,
             None => {
-                let account = self.retrieve(ask, reference, leases).await?;
+                let account = self.retrieve(ask, reference, leases, via).await?;
                 fetched.push((reference.account(), account));
                 fetched.len() - 1
             }
@@ -151,13 +119,20 @@ impl<S: Store> Bridge<S> {
             })
     }
 
-    /// One retrieval: the rotation check, the lease, then the CCP.
+    /// One retrieval: the rotation check, the lease, then the CCP `via` names.
     async fn retrieve(
         &self,
         ask: &Ask<'_>,
         reference: &SecretRef,
         leases: &mut Vec<LeaseHandle>,
+        via: Via,
     ) -> Result<CcpAccount, EngineError> {
+        let ccp = match via {
+            Via::Primary => &self.ccp,
+            Via::Fallback => self.fallback_ccp.as_ref().ok_or_else(|| {
+                EngineError::Setup("no [cyberark.fallback_ccp] is configured".into())
+            })?,
+        };
         let rotation = self.config.rotation_for(&reference.safe);
         let account_id = match rotation {
             Rotation::None => None,
@@ -166,30 +141,15 @@ impl<S: Store> Bridge<S> {
             }
         };
         let id = self
-            .store
-            .insert_lease(&NewLease {
-                run_id: ask.run_id.to_string(),
-                safe: reference.safe.clone(),
-                object: reference.object.clone(),
-                account_id: account_id.clone(),
-                rotation: rotation.as_str().to_string(),
-                created_micros: now_micros(),
-            })
+            .take_lease(ask, reference, rotation, account_id, leases)
             .await?;
-        leases.push(LeaseHandle {
-            id,
-            reference: reference.account(),
-            rotation,
-            account_id,
-            issued: false,
-        });
         let target = Target::account(&reference.safe, &reference.object)
             .with_account_id(leases.last().and_then(|l| l.account_id.as_deref()));
         let mut query =
             CcpQuery::for_account(&reference.safe, &reference.object).reason(ask.reason.clone());
         // A value the CPM is about to replace must never be handed to a run.
         query.fail_request_on_password_change = true;
-        match self.ccp.get(&query).await {
+        match ccp.get(&query).await {
             Ok(account) => {
                 // Log before act: the value is handed over only once its `credential.issued`
                 // record is durable, written in one transaction with the lease's move to
@@ -199,7 +159,7 @@ impl<S: Store> Bridge<S> {
                     AuditEvent::new(Action::CredentialIssued)
                         .run(ask.run_id)
                         .target(target)
-                        .details(serde_json::json!({ "lease": id, "via": "ccp" })),
+                        .details(serde_json::json!({ "lease": id, "via": via.as_str() })),
                 );
                 self.store
                     .issue_credential(id, event)
@@ -221,7 +181,7 @@ impl<S: Store> Bridge<S> {
                         .target(target)
                         .outcome(Outcome::Failure)
                         .reason(e.to_string())
-                        .details(serde_json::json!({ "lease": id, "error": e.to_string(), "unavailable": e.is_unavailable() })),
+                        .details(serde_json::json!({ "lease": id, "via": via.as_str(), "error": e.to_string(), "unavailable": e.is_unavailable() })),
                 )
                 .await?;
                 if let Some(l) = leases.last_mut() {
@@ -230,6 +190,36 @@ impl<S: Store> Bridge<S> {
                 Err(e.into())
             }
         }
+    }
+
+    /// Stores a lease before its credential is requested, and remembers it for settling.
+    pub(crate) async fn take_lease(
+        &self,
+        ask: &Ask<'_>,
+        reference: &SecretRef,
+        rotation: Rotation,
+        account_id: Option<String>,
+        leases: &mut Vec<LeaseHandle>,
+    ) -> Result<i64, EngineError> {
+        let id = self
+            .store
+            .insert_lease(&NewLease {
+                run_id: ask.run_id.to_string(),
+                safe: reference.safe.clone(),
+                object: reference.object.clone(),
+                account_id: account_id.clone(),
+                rotation: rotation.as_str().to_string(),
+                created_micros: now_micros(),
+            })
+            .await?;
+        leases.push(LeaseHandle {
+            id,
+            reference: reference.account(),
+            rotation,
+            account_id,
+            issued: false,
+        });
+        Ok(id)
     }
 
     /// The PVWA id of an account the bridge will rotate after the run. An account the bridge
@@ -261,7 +251,26 @@ impl<S: Store> Bridge<S> {
 /// Accounts already retrieved in this run, by account reference.
 pub(crate) type Fetched = Vec<(SecretRef, CcpAccount)>;
 
-fn same_account(a: &SecretRef, b: &SecretRef) -> bool {
+/// Which CCP a retrieval asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// `[cyberark.ccp]`.
+    Primary,
+    /// `[cyberark.fallback_ccp]`.
+    Fallback,
+}
+
+impl Via {
+    /// How `credential.issued` names it.
+    fn as_str(self) -> &'static str {
+        match self {
+            Via::Primary => "ccp",
+            Via::Fallback => "fallback-ccp",
+        }
+    }
+}
+
+pub(crate) fn same_account(a: &SecretRef, b: &SecretRef) -> bool {
     a.safe.eq_ignore_ascii_case(&b.safe) && a.object.eq_ignore_ascii_case(&b.object)
 }
 

@@ -19,7 +19,7 @@ use arkbridge_core::storage::runbooks;
 use arkbridge_store::Store;
 use sha2::{Digest, Sha256};
 
-use crate::{Bridge, EngineError, VerifiedUser};
+use crate::{Bridge, EngineError, VerifiedUser, now_micros};
 
 /// How many earlier versions of a page are read to find who last changed a block. A block
 /// unchanged for longer than that has an unknown last editor, which denies a `write` run
@@ -157,7 +157,9 @@ impl<S: Store> Bridge<S> {
         }
     }
 
-    /// The members of every safe the block binds, as the PVWA lists them.
+    /// The members of every safe the block binds, as the PVWA lists them. Each listing is kept
+    /// in the store; while the PVWA is unavailable (not when it refuses), the kept listings are
+    /// used if they are recent enough, and the reasons say so.
     async fn safe_members(&self, runbook: &Runbook) -> SafeMembers {
         let mut safes: Vec<String> = Vec::new();
         for b in &runbook.bindings {
@@ -168,13 +170,13 @@ impl<S: Store> Bridge<S> {
             }
         }
         let mut known = Vec::new();
-        for safe in safes {
+        for safe in &safes {
             let listed = self
-                .with_pvwa(async |p| p.list_safe_members(&safe, None).await)
+                .with_pvwa(async |p| p.list_safe_members(safe, None).await)
                 .await;
             match listed {
                 Ok(members) => {
-                    let members = members
+                    let members: Vec<SafeMember> = members
                         .into_iter()
                         .map(|m| SafeMember {
                             is_group: matches!(
@@ -190,14 +192,67 @@ impl<S: Store> Bridge<S> {
                             name: m.member_name,
                         })
                         .collect();
-                    known.push((safe, members));
+                    self.keep_members(safe, &members).await;
+                    known.push((safe.clone(), members));
                 }
-                Err(e) => {
-                    return SafeMembers::Unavailable(format!("safe {safe}: {e}"));
+                Err(e) if crate::fallback::unavailability(&e).is_some() => {
+                    return self.members_snapshot(&safes, &e.to_string()).await;
                 }
+                Err(e) => return SafeMembers::Unavailable(format!("safe {safe}: {e}")),
             }
         }
         SafeMembers::Known(known)
+    }
+
+    async fn keep_members(&self, safe: &str, members: &[SafeMember]) {
+        let json = serde_json::to_string(members).unwrap_or_else(|_| "[]".into());
+        if let Err(e) = self
+            .store
+            .save_safe_members(safe, &json, now_micros())
+            .await
+        {
+            tracing::warn!(error = %e, safe, "cannot keep the safe's member list");
+        }
+    }
+
+    /// Every safe's kept member list, if each is at most `members_snapshot_max_age_secs` old.
+    async fn members_snapshot(&self, safes: &[String], outage: &str) -> SafeMembers {
+        let max_age = self.config.policy.members_snapshot_max_age_secs;
+        let unavailable = |why: String| SafeMembers::Unavailable(format!("{outage}; {why}"));
+        if max_age == 0 {
+            return unavailable(
+                "member snapshots are off (members_snapshot_max_age_secs = 0)".into(),
+            );
+        }
+        let mut listed = Vec::new();
+        let mut oldest = 0u64;
+        for safe in safes {
+            let kept = match self.store.safe_members_snapshot(safe).await {
+                Ok(Some(kept)) => kept,
+                Ok(None) => {
+                    return unavailable(format!("no earlier listing of safe {safe} is kept"));
+                }
+                Err(e) => return unavailable(format!("the kept listing of safe {safe}: {e}")),
+            };
+            let age = u64::try_from((now_micros() - kept.1).max(0) / 1_000_000).unwrap_or(0);
+            if age > max_age {
+                return unavailable(format!(
+                    "the kept listing of safe {safe} is {age} s old, older than \
+                     members_snapshot_max_age_secs ({max_age} s)"
+                ));
+            }
+            let Ok(members) = serde_json::from_str::<Vec<SafeMember>>(&kept.0) else {
+                return unavailable(format!("the kept listing of safe {safe} is unreadable"));
+            };
+            oldest = oldest.max(age);
+            listed.push((safe.clone(), members));
+        }
+        SafeMembers::Snapshot {
+            safes: listed,
+            note: format!(
+                "the PVWA is unavailable ({outage}); safe members as it listed them at most {oldest} s ago"
+            ),
+        }
     }
 
     /// The approvals recorded for the block and who last changed its text.

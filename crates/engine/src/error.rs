@@ -1,6 +1,7 @@
 //! The engine's error type. Messages are for the person who asked for the run: they say what
 //! failed and what to do, and never hold a secret value.
 
+use arkbridge_audit::AuditError;
 use arkbridge_confluence::ConfluenceError;
 use arkbridge_core::storage::StorageError;
 use arkbridge_cyberark::CyberArkError;
@@ -17,6 +18,9 @@ pub enum EngineError {
     CyberArk(#[from] CyberArkError),
     #[error("Confluence: {0}")]
     Confluence(#[from] ConfluenceError),
+    /// Signing or publishing a checkpoint of the audit log (see `checkpoints.rs`).
+    #[error("audit log: {0}")]
+    Audit(#[from] AuditError),
     #[error("page {page_id}: {source}")]
     Page {
         page_id: String,
@@ -57,6 +61,16 @@ pub enum EngineError {
          (fail closed): {0}"
     )]
     AuditFailed(StoreError),
+    /// An after-run/checkin account stayed in use by another run for the whole wait
+    /// (`[runner] lease_wait_secs`); see `lease_lock.rs`.
+    #[error("{0}; try again when that run has finished")]
+    AccountBusy(String),
+    /// The run passed its deadline plus grace: the watchdog stopped it (see `ttl.rs`).
+    #[error(
+        "the run held its credentials past its deadline (timeout {timeout_secs} s + grace \
+         {grace_secs} s): its process group was killed and its credentials rotated"
+    )]
+    LeaseExpired { timeout_secs: u64, grace_secs: u64 },
 }
 
 impl EngineError {

@@ -20,7 +20,7 @@ use arkbridge_identity::{
 use arkbridge_store::Store;
 use serde::Serialize;
 
-use crate::{Bridge, EngineError, bootstrap};
+use crate::{Bridge, EngineError};
 
 /// A user whose identity the bridge has verified, with their identity-provider groups.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -295,7 +295,7 @@ impl<S: Store> Bridge<S> {
     }
 
     /// The user's groups from `[identity.ldap]`. The directory is set up once per bridge, with the
-    /// bind password fetched through the CCP like the bridge's other credentials.
+    /// bind password fetched through the CCP at start with the bridge's other credentials.
     async fn ldap_groups(&self, email: &str) -> Result<Vec<String>, EngineError> {
         let directory = self
             .ldap
@@ -306,13 +306,14 @@ impl<S: Store> Bridge<S> {
                 let settings: LdapConfig = serde_json::to_value(&section.settings)
                     .and_then(serde_json::from_value)
                     .map_err(|e| EngineError::Setup(format!("identity.ldap: {e}")))?;
-                let password = bootstrap::one(
-                    &self.ccp,
-                    &self.store,
-                    "identity.ldap.bind_password",
-                    &section.bind_password,
-                )
-                .await?;
+                // Resolved with the bridge's other credentials at start (`bootstrap.rs`).
+                let password = self
+                    .secrets
+                    .get("identity.ldap.bind_password")
+                    .cloned()
+                    .ok_or_else(|| {
+                        EngineError::Setup("identity.ldap.bind_password was not resolved".into())
+                    })?;
                 LdapDirectory::new(&settings, password)
                     .map_err(|e| EngineError::Setup(format!("identity.ldap: {e}")))
             })

@@ -9,16 +9,31 @@
 
 mod approve;
 mod bootstrap;
+mod checkpoints;
 mod comment;
 mod credentials;
+pub mod daily;
 mod decision;
+mod doctor;
 mod error;
+mod fallback;
 mod identity;
+mod lease_lock;
+mod live;
 mod lock;
+mod metrics;
 mod principals;
+mod read_only;
 mod reconcile;
+mod recovery;
+mod ro_cache;
 mod rotation;
 mod run;
+mod scan;
+mod store_select;
+mod triage;
+mod ttl;
+mod vault;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,28 +42,45 @@ use arkbridge_confluence::ConfluenceClient;
 use arkbridge_core::audit::{Actor, AuditEvent, AuditRecord, AuthMethod};
 use arkbridge_core::config::{Config, IdentityProvider};
 use arkbridge_cyberark::{BreakerConfig, CcpClient, PvwaClient, Resilience, RetryPolicy};
-use arkbridge_store::{SqliteStore, Store};
+use arkbridge_store::{AnyStore, Store};
 use secrecy::SecretString;
 use tokio::sync::Mutex;
 
 pub use approve::ApprovalReport;
+pub use bootstrap::allow_inline_secrets_from_command_line;
+pub use checkpoints::{
+    BackgroundAudit, CheckpointPublisher, PublishReport, SIGNING_KEY_FIELD, audit_tools,
+    signing_key_from,
+};
 pub use decision::script_sha256;
+pub use doctor::{Check, CheckStatus, DoctorOptions, DoctorReport, diagnose};
 pub use error::EngineError;
 pub use identity::VerifiedUser;
+pub use live::{Admission, BindingSummary, PageRunbooks, Readiness, RunbookSummary, ServiceCheck};
+pub use metrics::{Counter, METRICS, Metrics};
 pub use reconcile::{ApplyReport, PolicyPlan};
 pub use rotation::RecoveryReport;
 pub use run::{RunReport, RunRequest};
+pub use scan::{ScanHit, ScanProgress, ScanReport, ScanRequest, ScannedDoc, Since};
+pub use store_select::open as open_store;
+pub use vault::{VaultItem, VaultReport, VaultRequest};
 
 /// The actor name of the bridge's own audit events.
 pub const BRIDGE_ACTOR: &str = "arkbridge";
 
 /// The bridge: config, clients and store, ready to run.
-pub struct Bridge<S: Store = SqliteStore> {
+pub struct Bridge<S: Store = AnyStore> {
     config: Arc<Config>,
     store: S,
     ccp: CcpClient,
+    /// The second CCP of `[cyberark.fallback_ccp]`, for read-only fallbacks.
+    fallback_ccp: Option<CcpClient>,
+    /// The in-memory cache of read-only fallback values (`[cyberark.fallback_cache]`).
+    ro_cache: Option<ro_cache::RoCache>,
     confluence: ConfluenceClient,
     pvwa_password: SecretString,
+    /// The bridge's other credentials resolved at start (`bootstrap.rs`), by config field.
+    secrets: bootstrap::BridgeSecrets,
     pvwa: Mutex<Option<PvwaClient>>,
     /// One retry policy and circuit breaker for every PVWA session of this bridge, so a PVWA
     /// outage keeps the circuit open across logons instead of starting each session closed.
@@ -59,6 +91,8 @@ pub struct Bridge<S: Store = SqliteStore> {
     principals: std::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
     /// The LDAP directory of `[identity.ldap]`, bound at first use.
     ldap: tokio::sync::OnceCell<arkbridge_identity::LdapDirectory>,
+    /// The checkpoint signing key of `[audit]`, fetched at first use (`checkpoints.rs`).
+    audit_key: tokio::sync::OnceCell<Arc<arkbridge_audit::SigningKey>>,
 }
 
 impl<S: Store> std::fmt::Debug for Bridge<S> {
@@ -69,18 +103,13 @@ impl<S: Store> std::fmt::Debug for Bridge<S> {
     }
 }
 
-impl Bridge<SqliteStore> {
-    /// Opens the embedded store in the config's data folder and connects.
+impl Bridge<AnyStore> {
+    /// Opens the store the config names (`store_select.rs`: the embedded SQLite file in the data
+    /// folder, or PostgreSQL when `[store] url` is set) and connects.
     pub async fn connect(
         config: Config,
-    ) -> Result<(Bridge<SqliteStore>, RecoveryReport), EngineError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            EngineError::Setup(format!(
-                "cannot create data folder {}: {e}",
-                config.data_dir.display()
-            ))
-        })?;
-        let store = SqliteStore::open(&config.data_dir.join("arkbridge.db")).await?;
+    ) -> Result<(Bridge<AnyStore>, RecoveryReport), EngineError> {
+        let store = store_select::open(&config).await?;
         Bridge::with_store(config, store).await
     }
 }
@@ -93,8 +122,30 @@ impl<S: Store> Bridge<S> {
         store: S,
     ) -> Result<(Bridge<S>, RecoveryReport), EngineError> {
         let ccp = CcpClient::new(&config.cyberark.ccp)?;
-        let secrets = bootstrap::resolve(&config, &ccp, &store).await?;
-        let confluence = ConfluenceClient::new(&config.confluence, secrets.confluence_token)?;
+        let fallback_ccp = match &config.cyberark.fallback_ccp {
+            Some(c) => Some(CcpClient::with_resilience(
+                c,
+                Resilience::new(
+                    "fallback-ccp",
+                    RetryPolicy::default(),
+                    BreakerConfig::default(),
+                ),
+            )?),
+            None => None,
+        };
+        let sources = bootstrap::CcpSources {
+            primary: &ccp,
+            fallback: fallback_ccp.as_ref(),
+        };
+        let mut secrets = bootstrap::resolve(&config, &sources, &store).await?;
+        let confluence =
+            ConfluenceClient::new(&config.confluence, secrets.take("confluence.token")?)?;
+        let pvwa_password = secrets.take("cyberark.pvwa.password")?;
+        let ro_cache = config
+            .cyberark
+            .fallback_cache
+            .as_ref()
+            .map(ro_cache::RoCache::new);
         let locks_dir = config.data_dir.join("runs");
         std::fs::create_dir_all(&locks_dir).map_err(|e| {
             EngineError::Setup(format!("cannot create {}: {e}", locks_dir.display()))
@@ -103,8 +154,11 @@ impl<S: Store> Bridge<S> {
             config: Arc::new(config),
             store,
             ccp,
+            fallback_ccp,
+            ro_cache,
             confluence,
-            pvwa_password: secrets.pvwa_password,
+            pvwa_password,
+            secrets,
             pvwa: Mutex::new(None),
             pvwa_resilience: Resilience::new(
                 "pvwa",
@@ -114,6 +168,7 @@ impl<S: Store> Bridge<S> {
             locks_dir,
             principals: std::sync::Mutex::default(),
             ldap: tokio::sync::OnceCell::new(),
+            audit_key: tokio::sync::OnceCell::new(),
         };
         let report = bridge.recover().await?;
         Ok((bridge, report))
@@ -131,8 +186,20 @@ impl<S: Store> Bridge<S> {
         &self.confluence
     }
 
-    /// Logs off the PVWA session, if one is open.
+    /// A bridge credential resolved at start, by its config field (the web UI's
+    /// `server.web.client_secret`); `None` for a field the config does not set.
+    pub fn bridge_secret(&self, field: &str) -> Option<&SecretString> {
+        self.secrets.get(field)
+    }
+
+    /// Signs the shutdown checkpoint of `[audit]` when this command added records, then logs
+    /// off the PVWA session, if one is open.
     pub async fn shutdown(&self) {
+        // The shutdown checkpoint of `[audit]` (`checkpoints.rs`). The records are durable
+        // already; a checkpoint that cannot be written is reported, not fatal.
+        if let Err(e) = self.checkpoint_at_exit().await {
+            tracing::warn!(error = %e, "the audit checkpoint at exit was not written");
+        }
         let session = self.pvwa.lock().await.take();
         if let Some(pvwa) = session
             && let Err(e) = pvwa.logoff().await

@@ -2,8 +2,11 @@
 //!
 //! 1. fetch the page (storage format) and its space, find the block;
 //! 2. decide by policy, with reasons; a denial fetches nothing;
-//! 3. take the run lock, record the run, and fetch each binding under a lease (`credentials.rs`);
-//! 4. run the script with the values injected and masked (`arkbridge-runner`);
+//! 3. take the run lock and the locks of the accounts it will rotate (`lease_lock.rs`, waiting
+//!    for another run that holds one), record the run and its deadline, and fetch each binding
+//!    under a lease (`credentials.rs`);
+//! 4. run the script with the values injected and masked (`arkbridge-runner`), its process group
+//!    on record for crash recovery; steps 3 and 4 are under the lease watchdog (`ttl.rs`);
 //! 5. settle every lease as its safe's policy says (`rotation.rs`), whatever the outcome;
 //! 6. post a redacted footer comment and record it.
 //!
@@ -13,16 +16,19 @@ use std::time::Duration;
 
 use arkbridge_confluence::parse_page_ref;
 use arkbridge_core::audit::{Action, AuditEvent, Outcome, Target};
+use arkbridge_core::config::Rotation;
 use arkbridge_core::mask::{MASK, Masker};
 use arkbridge_core::runbook::{Mode, Runbook};
 use arkbridge_core::storage::runbooks;
 use arkbridge_runner::{Interpreter, RunSpec, Stream};
-use arkbridge_store::{RunRecord, RunStatus, Store};
+use arkbridge_store::{RunGuard, RunRecord, RunStatus, Store};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use crate::credentials::{Ask, LeaseHandle, ccp_safe};
-use crate::{Bridge, EngineError, VerifiedUser, comment, lock, now_micros};
+use crate::metrics::{Counter, METRICS};
+use crate::ttl::{Deadline, Expired};
+use crate::{Bridge, EngineError, VerifiedUser, comment, lease_lock, lock, now_micros, ttl};
 
 /// A request to run a block.
 #[derive(Debug, Clone)]
@@ -129,6 +135,10 @@ impl<S: Store> Bridge<S> {
         let _lock = lock::try_lock(&self.locks_dir, &run_id)
             .map_err(|e| EngineError::Setup(format!("cannot create the run lock: {e}")))?
             .ok_or_else(|| EngineError::Setup("run lock already held".into()))?;
+        let _accounts = match self.lock_accounts(&run_id, &runbook).await {
+            Ok(held) => held,
+            Err(e) => return Err(self.reject(&user.email, &run_id, e).await),
+        };
         self.store
             .insert_run(&RunRecord {
                 id: run_id.clone(),
@@ -153,10 +163,53 @@ impl<S: Store> Bridge<S> {
                 page.id, page.version, runbook.name, user.email
             )),
         };
+        let cfg = &self.config.runner;
+        let timeout = runbook
+            .timeout
+            .unwrap_or(Duration::from_secs(cfg.default_timeout_secs))
+            .min(Duration::from_secs(cfg.max_timeout_secs));
+        let deadline = Deadline::starting_now(
+            now_micros(),
+            timeout,
+            Duration::from_secs(cfg.lease_grace_secs),
+        );
+        // The deadline is on record before any lease is written, so every lease carries it.
+        self.store
+            .set_run_guard(&RunGuard {
+                run_id: run_id.clone(),
+                deadline_micros: deadline.wall_micros,
+                pgid: None,
+                process_start: None,
+            })
+            .await?;
         let mut leases: Vec<LeaseHandle> = Vec::new();
-        let executed = self
-            .acquire_and_execute(&ask, &runbook, interpreter, &page.id, &mut leases, sink)
-            .await;
+        let work = self.acquire_and_execute(
+            &ask,
+            &runbook,
+            interpreter,
+            &page.id,
+            (&deadline, timeout),
+            &mut leases,
+            sink,
+        );
+        let executed = match ttl::watch(&deadline, work).await {
+            Ok(executed) => executed,
+            Err(Expired) => {
+                // The work was dropped: its script's group is killed and its directory gone.
+                // The error path below settles (rotates) every lease taken.
+                METRICS.inc(Counter::LeaseExpirations);
+                tracing::error!(
+                    run_id,
+                    timeout_secs = timeout.as_secs(),
+                    grace_secs = deadline.grace.as_secs(),
+                    "run passed its credential deadline; stopped"
+                );
+                Err(EngineError::LeaseExpired {
+                    timeout_secs: deadline.timeout.as_secs(),
+                    grace_secs: deadline.grace.as_secs(),
+                })
+            }
+        };
         let (outcome, masker, read_only) = match executed {
             Ok(v) => v,
             Err(e) => {
@@ -271,12 +324,14 @@ impl<S: Store> Bridge<S> {
     }
 
     /// Steps 3 and 4: credentials, then the script. Returns the outcome and the masker used.
+    #[allow(clippy::too_many_arguments)]
     async fn acquire_and_execute(
         &self,
         ask: &Ask<'_>,
         runbook: &Runbook,
         interpreter: Interpreter,
         page_id: &str,
+        (deadline, timeout): (&Deadline, Duration),
         leases: &mut Vec<LeaseHandle>,
         sink: &mut (dyn FnMut(Stream, &[u8]) + Send),
     ) -> Result<(arkbridge_runner::Outcome, Masker, bool), EngineError> {
@@ -291,11 +346,6 @@ impl<S: Store> Bridge<S> {
             (false, Mode::Read) => "read",
             (false, Mode::Write) => "write",
         };
-        let cfg = &self.config.runner;
-        let timeout = runbook
-            .timeout
-            .unwrap_or(Duration::from_secs(cfg.default_timeout_secs))
-            .min(Duration::from_secs(cfg.max_timeout_secs));
         let read_only = creds.read_only;
         let spec = RunSpec {
             run_id: ask.run_id.to_string(),
@@ -312,8 +362,84 @@ impl<S: Store> Bridge<S> {
             "mode": mode, "timeout_secs": timeout.as_secs(), "interpreter": interpreter.program(),
         })))
         .await?;
-        let outcome = arkbridge_runner::run(spec, &masker, sink).await?;
+        let outcome = {
+            let (started, mut on_start) = tokio::sync::oneshot::channel();
+            let run = arkbridge_runner::run_reporting(spec, &masker, sink, Some(started));
+            tokio::pin!(run);
+            let mut recorded = false;
+            loop {
+                tokio::select! {
+                    // First the start report: the runner forwards no output until it is answered,
+                    // so nothing the script prints is seen before its group is on record.
+                    biased;
+                    start = &mut on_start, if !recorded => {
+                        recorded = true;
+                        if let Ok(start) = start {
+                            self.record_process(ask.run_id, deadline, start.group).await;
+                            let _ = start.ack.send(());
+                        }
+                    }
+                    outcome = &mut run => break outcome?,
+                }
+            }
+        };
         Ok((outcome, masker, read_only))
+    }
+
+    /// Records the script's process group, so that recovery can end it if arkbridge dies. A
+    /// store that cannot take it does not stop the run (its own end kills the group); the gap
+    /// is logged.
+    async fn record_process(
+        &self,
+        run_id: &str,
+        deadline: &Deadline,
+        group: arkbridge_runner::ProcessGroup,
+    ) {
+        let guard = RunGuard {
+            run_id: run_id.to_string(),
+            deadline_micros: deadline.wall_micros,
+            pgid: Some(group.pgid),
+            process_start: group.start_ticks,
+        };
+        if let Err(e) = self.store.set_run_guard(&guard).await {
+            tracing::error!(run_id, pgid = group.pgid, error = %e, "cannot record the script's process group; a crash now would leave it running");
+        }
+    }
+
+    /// Takes the locks of every account this run may rotate afterwards (`after-run` and
+    /// `checkin`, fallbacks included), waiting up to `[runner] lease_wait_secs` for a run that
+    /// holds one.
+    async fn lock_accounts(
+        &self,
+        run_id: &str,
+        runbook: &Runbook,
+    ) -> Result<lease_lock::AccountLocks, EngineError> {
+        let accounts: Vec<String> = runbook
+            .bindings
+            .iter()
+            .flat_map(|b| std::iter::once(&b.reference).chain(b.fallback.as_ref()))
+            .filter(|r| self.config.rotation_for(&r.safe) != Rotation::None)
+            .map(|r| format!("{}/{}", r.safe, r.object))
+            .collect();
+        if accounts.is_empty() {
+            return Ok(lease_lock::AccountLocks::default());
+        }
+        let wait = Duration::from_secs(self.config.runner.lease_wait_secs);
+        match lease_lock::lock_accounts(&self.locks_dir, run_id, &accounts, wait).await {
+            Ok(held) => {
+                if held.waited {
+                    METRICS.inc(Counter::LeaseWaits);
+                    tracing::info!(run_id, "waited for an account another run held");
+                }
+                Ok(held)
+            }
+            Err(e @ lease_lock::LockError::Busy { .. }) => {
+                METRICS.inc(Counter::LeaseWaitTimeouts);
+                tracing::warn!(run_id, error = %e, "gave up waiting for an account in use");
+                Err(EngineError::AccountBusy(e.to_string()))
+            }
+            Err(e) => Err(EngineError::Setup(e.to_string())),
+        }
     }
 
     /// Steps 1: the page, its space and the block.

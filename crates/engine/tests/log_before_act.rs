@@ -141,6 +141,13 @@ impl Store for FailingStore {
     async fn daily_reports(&self, limit: i64) -> Result<Vec<DailyReportRecord>> {
         self.inner.daily_reports(limit).await
     }
+    async fn save_safe_members(&self, safe: &str, members: &str, at: i64) -> Result<()> {
+        self.write()?;
+        self.inner.save_safe_members(safe, members, at).await
+    }
+    async fn safe_members_snapshot(&self, safe: &str) -> Result<Option<(String, i64)>> {
+        self.inner.safe_members_snapshot(safe).await
+    }
     async fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord> {
         self.write()?;
         self.inner.append_audit(event).await
@@ -184,9 +191,25 @@ impl Store for FailingStore {
     async fn audit_cursor(&self, name: &str) -> Result<i64> {
         self.inner.audit_cursor(name).await
     }
+    async fn leases_created_since(&self, since: i64) -> Result<Vec<arkbridge_store::TimedLease>> {
+        self.inner.leases_created_since(since).await
+    }
     async fn set_audit_cursor(&self, name: &str, seq: i64) -> Result<()> {
         self.write()?;
         self.inner.set_audit_cursor(name, seq).await
+    }
+    async fn set_run_guard(&self, guard: &arkbridge_store::RunGuard) -> Result<()> {
+        self.write()?;
+        self.inner.set_run_guard(guard).await
+    }
+    async fn run_guard(&self, run_id: &str) -> Result<Option<arkbridge_store::RunGuard>> {
+        self.inner.run_guard(run_id).await
+    }
+    async fn rotation_failures_since(
+        &self,
+        since: i64,
+    ) -> Result<Vec<arkbridge_store::TimedLease>> {
+        self.inner.rotation_failures_since(since).await
     }
 }
 

@@ -9,7 +9,7 @@ use arkbridge_core::SecretRef;
 use arkbridge_core::config::{
     CcpConfig, Config, ConfigSecret, ConfluenceAuth, ConfluenceConfig, ConfluenceFlavor,
     CyberArkConfig, GroupsFrom, IdentityConfig, IdentityProvider, LocalUser, OidcSection,
-    PvwaAuthMethod, PvwaConfig, RunnerConfig, SafePolicy,
+    PvwaAuthMethod, PvwaConfig, RunnerConfig, SafePolicy, ScannerConfig,
 };
 
 use crate::SimInfo;
@@ -104,6 +104,7 @@ pub(crate) fn build(seed: &Seed, info: &SimInfo, dir: &Path) -> Result<Config, S
                 client_key: Some(info.client_key.clone()),
                 client_pkcs12: None,
                 client_pkcs12_password_file: None,
+                client_pkcs12_password_env: None,
                 connection_timeout_secs: 30,
             },
             pvwa: PvwaConfig {
@@ -116,6 +117,8 @@ pub(crate) fn build(seed: &Seed, info: &SimInfo, dir: &Path) -> Result<Config, S
                 ca_cert: Some(info.ca_cert.clone()),
                 cpm_wait_secs: 120,
             },
+            fallback_ccp: None,
+            fallback_cache: None,
         },
         confluence: ConfluenceConfig {
             url: info.confluence_url.clone(),
@@ -132,8 +135,26 @@ pub(crate) fn build(seed: &Seed, info: &SimInfo, dir: &Path) -> Result<Config, S
         safes,
         policy: b.policy.clone(),
         grants: b.grants.clone(),
+        server: Default::default(),
+        daily: Default::default(),
+        audit: Default::default(),
+        rotation: Default::default(),
+        store: Default::default(),
+        scanner: ScannerConfig {
+            fingerprint_key: seed
+                .safes
+                .iter()
+                .find(|safe| safe.accounts.iter().any(|a| a.name == SCAN_FINGERPRINT_KEY))
+                .map(|safe| {
+                    ConfigSecret::Reference(SecretRef::new(&safe.name, SCAN_FINGERPRINT_KEY))
+                }),
+            vault_platform: None,
+        },
     })
 }
+
+/// The account whose secret keys the scanner's finding fingerprints, when the seed has one.
+const SCAN_FINGERPRINT_KEY: &str = "scan-fingerprint-key";
 
 /// The same bridge configuration with its users verified by the simulator's OIDC provider (its
 /// first public client, for the CLI's device authorization grant; groups from the token)

@@ -312,7 +312,7 @@ mod tests {
     #[test]
     fn demo_seed_parses() {
         let seed = parse(crate::DEMO_SEED, "built-in demo").unwrap();
-        assert_eq!(seed.safes.len(), 3);
+        assert_eq!(seed.safes.len(), 4);
         assert_eq!(seed.bridge.app_id, "arkbridge");
     }
 

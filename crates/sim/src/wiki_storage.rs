@@ -111,7 +111,8 @@ fn entity_error(value: &str) -> Option<String> {
                 ));
             }
         }
-        i += 1;
+        // Step a whole character: slicing `value[i..]` inside a multi-byte one would panic.
+        i += value[i..].chars().next().map_or(1, char::len_utf8);
     }
     None
 }

@@ -25,7 +25,7 @@ async fn safes_list_get_add_update_delete() {
     let (sim, c, adm) = admin_sim().await;
     let info = sim.info();
     let (s, all) = pvwa(&c, info, Method::GET, "Safes", &adm, None).await;
-    assert_eq!((s, all["count"].as_u64()), (200, Some(3)));
+    assert_eq!((s, all["count"].as_u64()), (200, Some(4)));
     assert!(all.get("nextLink").is_none());
     let first = &all["value"][0];
     assert_eq!(first["safeName"], "Integrations");
@@ -44,7 +44,7 @@ async fn safes_list_get_add_update_delete() {
     let (s, safe) = pvwa(&c, info, Method::POST, "Safes", &adm, Some(body.clone())).await;
     assert_eq!(s, 201);
     assert_eq!(safe["safeUrlId"], "My%20Safe");
-    assert_eq!(safe["safeNumber"], 24);
+    assert_eq!(safe["safeNumber"], 25);
     assert_eq!(safe["creator"]["name"], "Administrator");
     assert_eq!(safe["numberOfDaysRetention"], 0);
     let (s, b) = pvwa(&c, info, Method::POST, "Safes", &adm, Some(body)).await;
@@ -121,9 +121,10 @@ async fn safe_permissions_are_checked() {
     let (sim, c, _) = admin_sim().await;
     let info = sim.info();
     let svc = logon(&c, info, &info.pvwa_user, &info.pvwa_password, true).await;
-    // arkbridge-svc is a member of two safes only; the third looks missing.
+    // arkbridge-svc is a member of Prod-DB, Prod-DB-RO and Vaulted-Secrets only; Integrations
+    // looks missing.
     let (_, all) = pvwa(&c, info, Method::GET, "Safes", &svc, None).await;
-    assert_eq!(all["count"], 2);
+    assert_eq!(all["count"], 3);
     let (s, b) = pvwa(&c, info, Method::GET, "Safes/Integrations", &svc, None).await;
     assert_eq!((s, b["ErrorCode"].as_str()), (404, Some("SFWS0007")));
     for (method, path, body) in [

@@ -129,6 +129,7 @@ actions! {
     ConfigLoaded => "config.loaded", "A configuration was loaded.";
     ApiCall => "api.call", "A call to arkbridge's API.";
     Login => "login", "A user signed in.";
+    ReportDaily => "report.daily", "The daily compliance audit ran; its report was stored (`failure` when a check failed).";
 }
 
 /// An action name that is not in the schema.

@@ -315,7 +315,11 @@ bind_password = "cyberark://Integrations/ldap-bind"
                 .contains("identity.ldap.group_base_dn is missing")
         );
         let inline = LDAP.replace("cyberark://Integrations/ldap-bind", "hunter2-bind");
-        let err = error(&format!("{with_ldap}{inline}"));
+        let err = parse(&format!("{with_ldap}{inline}"))
+            .unwrap()
+            .check_inline_secrets(false)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("identity.ldap.bind_password"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
         assert!(error(&format!("{OIDC}{LDAP}")).contains("groups_from"));

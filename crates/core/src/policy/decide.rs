@@ -334,6 +334,9 @@ fn rule_membership(
     };
     let mut passed = true;
     let mut reasons = Vec::new();
+    if let SafeMembers::Snapshot { note, .. } = members {
+        reasons.push(note.clone());
+    }
     for (variable, reference, needed) in needs {
         let safe = &reference.safe;
         let wanted = settings.permissions_for(*needed);

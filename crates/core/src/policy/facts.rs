@@ -36,7 +36,7 @@ pub struct PageFacts {
 
 /// One member of a CyberArk safe with its permissions (camelCase keys as the PVWA returns
 /// them, only the true ones).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SafeMember {
     pub name: String,
     pub is_group: bool,
@@ -50,13 +50,19 @@ pub enum SafeMembers {
     Known(Vec<(String, Vec<SafeMember>)>),
     /// They could not be read (PVWA down, refused): rule 4 fails closed with this reason.
     Unavailable(String),
+    /// The PVWA was unavailable, and these are the members as it last listed them, recently
+    /// enough for `policy.members_snapshot_max_age_secs`; `note` says when, for the reasons.
+    Snapshot {
+        safes: Vec<(String, Vec<SafeMember>)>,
+        note: String,
+    },
 }
 
 impl SafeMembers {
     /// The members of `safe`, if that safe was read.
     pub fn of(&self, safe: &str) -> Option<&[SafeMember]> {
         match self {
-            SafeMembers::Known(safes) => safes
+            SafeMembers::Known(safes) | SafeMembers::Snapshot { safes, .. } => safes
                 .iter()
                 .find(|(name, _)| name.eq_ignore_ascii_case(safe))
                 .map(|(_, m)| m.as_slice()),

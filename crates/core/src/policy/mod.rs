@@ -195,6 +195,11 @@ pub struct PolicySettings {
     /// run is denied until they sign in again or someone else saves the block.
     #[serde(default = "day")]
     pub principal_max_age_hours: u64,
+    /// Rule 4 while the PVWA is unavailable (the read-only fallback's case): the safe members as
+    /// the PVWA last listed them are used if they were read at most this many seconds ago;
+    /// older, rule 4 denies. 0 turns the snapshot off.
+    #[serde(default = "four_hours")]
+    pub members_snapshot_max_age_secs: u64,
 }
 
 impl Default for PolicySettings {
@@ -207,12 +212,17 @@ impl Default for PolicySettings {
             member_directory: vault(),
             apply_as: None,
             principal_max_age_hours: day(),
+            members_snapshot_max_age_secs: four_hours(),
         }
     }
 }
 
 fn day() -> u64 {
     24
+}
+
+fn four_hours() -> u64 {
+    4 * 3600
 }
 
 impl PolicySettings {

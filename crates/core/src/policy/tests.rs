@@ -350,6 +350,29 @@ fn rule4_unreadable_members_fail_closed() {
 }
 
 #[test]
+fn rule4_a_recent_snapshot_decides_while_the_pvwa_is_down_and_says_so() {
+    let snapshot = |w: &mut World| {
+        let Some(SafeMembers::Known(safes)) = w.members.take() else {
+            panic!("the fixture lists the members");
+        };
+        w.members = Some(SafeMembers::Snapshot {
+            safes,
+            note: "the PVWA is unavailable; safe members as listed 12 minutes ago".into(),
+        });
+    };
+    check(snapshot, &[], "as listed 12 minutes ago");
+    // A snapshot grants nothing the members themselves would not.
+    check(
+        |w| {
+            snapshot(w);
+            w.user.groups = vec!["developers".into()];
+        },
+        &[Rule::Grant, Rule::SafeMembership],
+        "as listed 12 minutes ago",
+    );
+}
+
+#[test]
 fn rule4_off_in_settings_is_reported_as_such() {
     check(
         |w| {
