@@ -309,7 +309,7 @@ fn filter(args: &AuditFilterArgs) -> anyhow::Result<AuditFilter> {
 }
 
 async fn show(args: AuditShowArgs) -> anyhow::Result<ExitCode> {
-    let (_, store) = open_store(&args.config).await?;
+    let (_, store) = open_store(args.config.as_deref().context("--config is required")?).await?;
     let filter = filter(&args.filter)?;
     let mut out = std::io::stdout().lock();
     let mut print = |records: &[arkbridge_core::audit::AuditRecord]| -> anyhow::Result<()> {

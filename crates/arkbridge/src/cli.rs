@@ -241,15 +241,33 @@ pub(crate) struct SimArgs {
 #[derive(Debug, Args)]
 pub(crate) struct LoginArgs {
     /// The bridge config file (its [identity.oidc] section names the provider and client).
-    #[arg(long, env = "ARKBRIDGE_CONFIG")]
-    pub(crate) config: PathBuf,
+    #[arg(long, env = "ARKBRIDGE_CONFIG", required_unless_present = "server")]
+    pub(crate) config: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
+}
+
+/// Where a remote command goes: an `arkbridge serve` instead of a local bridge.
+#[derive(Debug, Args)]
+pub(crate) struct RemoteArgs {
+    /// Sign in to, or run through, the `arkbridge serve` at this URL (e.g.
+    /// https://arkbridge.example.com) instead of a local bridge; no config file is needed.
+    #[arg(long, value_name = "URL")]
+    pub(crate) server: Option<String>,
+    /// A CA bundle (PEM) that signs the server's and its identity provider's certificates,
+    /// instead of the Mozilla roots.
+    #[arg(long, value_name = "FILE", requires = "server")]
+    pub(crate) ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct LogoutArgs {
     /// The bridge config file.
-    #[arg(long, env = "ARKBRIDGE_CONFIG")]
-    pub(crate) config: PathBuf,
+    #[arg(long, env = "ARKBRIDGE_CONFIG", required_unless_present = "server")]
+    pub(crate) config: Option<PathBuf>,
+    /// Delete the sign-in to the `arkbridge serve` at this URL instead (works offline).
+    #[arg(long, value_name = "URL")]
+    pub(crate) server: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -257,8 +275,10 @@ pub(crate) struct RunArgs {
     /// The page: its id or its URL.
     pub(crate) page: String,
     /// The bridge config file.
-    #[arg(long, env = "ARKBRIDGE_CONFIG")]
-    pub(crate) config: PathBuf,
+    #[arg(long, env = "ARKBRIDGE_CONFIG", required_unless_present = "server")]
+    pub(crate) config: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
     /// The runbook block's name (the code block's title without `arkbridge:`).
     #[arg(long)]
     pub(crate) block: Option<String>,
@@ -276,8 +296,10 @@ pub(crate) struct ApproveArgs {
     /// The page: its id or its URL.
     pub(crate) page: String,
     /// The bridge config file.
-    #[arg(long, env = "ARKBRIDGE_CONFIG")]
-    pub(crate) config: PathBuf,
+    #[arg(long, env = "ARKBRIDGE_CONFIG", required_unless_present = "server")]
+    pub(crate) config: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
     /// The block's name; may be omitted when the page has exactly one.
     #[arg(long)]
     pub(crate) block: Option<String>,
@@ -471,8 +493,10 @@ pub(crate) struct AuditFilterArgs {
 #[derive(Debug, Args)]
 pub(crate) struct AuditShowArgs {
     /// The bridge config file.
-    #[arg(long, env = "ARKBRIDGE_CONFIG")]
-    pub(crate) config: PathBuf,
+    #[arg(long, env = "ARKBRIDGE_CONFIG", required_unless_present = "server")]
+    pub(crate) config: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
     #[command(flatten)]
     pub(crate) filter: AuditFilterArgs,
     /// Only the latest N matching records.

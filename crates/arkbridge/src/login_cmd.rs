@@ -27,7 +27,14 @@ fn oidc(config: &Config) -> anyhow::Result<&OidcSection> {
 }
 
 pub(crate) async fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&args.config)?;
+    if let Some(server) = &args.remote.server {
+        return crate::remote_login::login(server, args.remote.ca_cert.as_deref()).await;
+    }
+    let config_path = args
+        .config
+        .as_deref()
+        .context("--config or --server is required")?;
+    let config = Config::load(config_path)?;
     let oidc = oidc(&config)?;
     let cache = TokenCache::for_client(&oidc.issuer, &oidc.client_id)?;
     let flow = DeviceFlow::discover(&oidc.issuer, &oidc.client_id, oidc.ca_cert.as_deref())
@@ -78,7 +85,14 @@ pub(crate) async fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub(crate) async fn logout(args: LogoutArgs) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&args.config)?;
+    if let Some(server) = &args.server {
+        return crate::remote_login::logout(server);
+    }
+    let config_path = args
+        .config
+        .as_deref()
+        .context("--config or --server is required")?;
+    let config = Config::load(config_path)?;
     let oidc = oidc(&config)?;
     let cache = TokenCache::for_client(&oidc.issuer, &oidc.client_id)?;
     if cache.remove()? {

@@ -11,6 +11,10 @@ mod logging;
 mod login_cmd;
 mod policy_cmd;
 mod recover_cmd;
+mod remote;
+mod remote_admin;
+mod remote_login;
+mod remote_run;
 mod run_cmd;
 mod scan_cmd;
 mod serve_cmd;
@@ -47,6 +51,9 @@ fn main() -> ExitCode {
             cli::Command::Demo(args) => demo::main(args).await,
             cli::Command::Sim(args) => sim_cmd::main(args).await,
             cli::Command::Run(args) => run_cmd::main(args).await,
+            cli::Command::Approve(args) if args.remote.server.is_some() => {
+                remote_admin::approve(args).await
+            }
             cli::Command::Approve(args) => policy_cmd::approve(args).await,
             cli::Command::Login(args) => login_cmd::login(args).await,
             cli::Command::Logout(args) => login_cmd::logout(args).await,
@@ -55,6 +62,9 @@ fn main() -> ExitCode {
             }
             cli::Command::Policy(cli::PolicyCommand::Plan(args)) => policy_cmd::plan(args).await,
             cli::Command::Policy(cli::PolicyCommand::Apply(args)) => policy_cmd::apply(args).await,
+            cli::Command::Audit(cli::AuditCommand::Show(args)) if args.remote.server.is_some() => {
+                remote_admin::audit_show(args).await
+            }
             cli::Command::Audit(command) => audit_cmd::main(command).await,
             cli::Command::Scan(args) => scan_cmd::main(args).await,
             cli::Command::Findings(command) => findings_cmd::main(command).await,

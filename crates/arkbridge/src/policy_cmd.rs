@@ -11,7 +11,7 @@ use crate::cli::{ApplyArgs, ApproveArgs, ExplainArgs, PlanArgs};
 use crate::run_cmd::{fail, report_recovery, warn_identity};
 
 pub(crate) async fn approve(args: ApproveArgs) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&args.config)?;
+    let config = Config::load(args.config.as_deref().context("--config is required")?)?;
     warn_identity(&config);
     let approver = match VerifiedUser::caller(&config, args.as_user.as_deref()).await {
         Ok(u) => u,

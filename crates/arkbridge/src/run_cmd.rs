@@ -12,7 +12,14 @@ use crate::cli::RunArgs;
 use crate::sim_cmd::wait_for_shutdown;
 
 pub(crate) async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&args.config)?;
+    if let Some(server) = &args.remote.server {
+        return crate::remote_run::run(server, &args).await;
+    }
+    let config_path = args
+        .config
+        .as_deref()
+        .context("--config or --server is required")?;
+    let config = Config::load(config_path)?;
     warn_identity(&config);
     let user = match VerifiedUser::caller(&config, args.as_user.as_deref()).await {
         Ok(u) => u,

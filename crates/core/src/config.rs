@@ -35,7 +35,7 @@ pub use identity::{
 };
 pub use rotation::{MAX_ROTATION_ATTEMPTS, RotationConfig};
 pub use scanner::ScannerConfig;
-pub use server::{ForgeSection, ServerConfig, WebSection};
+pub use server::{ForgeSection, ServerConfig, WebSection, WebhookSection};
 pub use store::{StoreConfig, StoreTls, check_postgres_url};
 
 /// The whole configuration file.

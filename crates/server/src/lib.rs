@@ -10,13 +10,21 @@
 //!   or Server-Sent Events, approvals, explanations, the audit log. Every call is authenticated
 //!   (`auth.rs`), authorised through the engine's policy, and audited as `api.call`.
 //! * `/api/v1/openapi.json`: the OpenAPI 3.0 document of all of it (`openapi.json`).
+//! * `/api/v1/auth/info` (`api_auth_info.rs`): the OIDC provider and public client a CLI signs
+//!   in with, before it has a credential; `/api/v1/auth/whoami`: the verified caller.
 //! * `/healthz`, `/readyz` (`health.rs`) and `/metrics` (`metrics.rs`).
+//! * `POST /webhooks/confluence` (`webhook.rs`): Confluence Data Center webhooks, HMAC-verified
+//!   with `[server.webhook] secret`; `page_updated` voids approvals of changed blocks and scans
+//!   the page.
+//! * The scheduler (`scheduler.rs`), started by [`serve`]: the daily audit at `[daily] run_at`
+//!   and failed-rotation retries.
 //! * With `[server.web]`: the web UI (`web*.rs`): OIDC sign-in at `/auth/login`, pages under
 //!   `/ui`, and the session cookie as an API credential.
 //!
 //! Errors are `{"error", "code"}` JSON bodies (`error.rs`) that never hold a secret.
 
 mod api;
+mod api_auth_info;
 mod api_runs;
 pub mod auth;
 mod error;
@@ -26,6 +34,7 @@ mod limit;
 mod metrics;
 mod middleware;
 mod runs;
+pub mod scheduler;
 mod serve;
 mod web;
 mod web_approvals;
@@ -35,6 +44,7 @@ mod web_html;
 mod web_login;
 mod web_pages;
 mod web_session;
+mod webhook;
 
 use std::sync::{Arc, Mutex};
 
@@ -51,6 +61,7 @@ pub use metrics::Metrics;
 pub use runs::{Chunk, OutputPage, RunRegistry, RunView};
 pub use serve::{ServeError, ShutdownReport, serve};
 pub use web::{CLIENT_SECRET_FIELD, CSRF_HEADER, WebError, WebUi};
+pub use webhook::{WEBHOOK_SECRET_FIELD, Webhook};
 
 /// The OpenAPI 3.0 document served at `/api/v1/openapi.json`.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -75,6 +86,8 @@ pub struct ServerState {
     readiness: Mutex<Option<(std::time::Instant, arkbridge_engine::Readiness)>>,
     /// The web UI, when `[server.web]` is configured.
     web: Option<Arc<WebUi>>,
+    /// The Data Center webhook, when `[server.webhook]` is configured and its secret resolved.
+    webhook: Option<Webhook>,
 }
 
 /// The shared state handed to [`router`].
@@ -99,6 +112,7 @@ impl ServerState {
             config.server.output_limit_bytes,
             config.server.keep_finished_runs,
         );
+        let webhook = Webhook::for_bridge(&bridge);
         Arc::new(ServerState {
             bridge,
             auth,
@@ -110,6 +124,7 @@ impl ServerState {
             streams_end: watch::channel(false).0,
             readiness: Mutex::new(None),
             web,
+            webhook,
         })
     }
 
@@ -126,6 +141,11 @@ impl ServerState {
     /// server's graceful stop does not wait for them.
     pub fn end_streams(&self) {
         self.streams_end.send_replace(true);
+    }
+
+    /// The Data Center webhook, when configured.
+    pub fn webhook(&self) -> Option<&Webhook> {
+        self.webhook.as_ref()
     }
 
     fn streams_end_signal(&self) -> watch::Receiver<bool> {
@@ -163,6 +183,11 @@ pub fn api_routes() -> Vec<(&'static str, Method, MethodRouter<AppState>)> {
             Method::GET,
             get(api_runs::run_events),
         ),
+        (
+            "/api/v1/auth/whoami",
+            Method::GET,
+            get(api_auth_info::whoami),
+        ),
         ("/api/v1/approvals", Method::POST, post(api::approve)),
         ("/api/v1/explain", Method::GET, get(api::explain)),
         ("/api/v1/audit", Method::GET, get(api::audit_records)),
@@ -182,6 +207,11 @@ pub fn public_routes() -> Vec<(&'static str, Method, MethodRouter<AppState>)> {
         ("/readyz", Method::GET, get(health::readyz)),
         ("/metrics", Method::GET, get(health::metrics)),
         ("/api/v1/openapi.json", Method::GET, get(health::openapi)),
+        (
+            "/api/v1/auth/info",
+            Method::GET,
+            get(api_auth_info::auth_info),
+        ),
     ]
 }
 
@@ -207,6 +237,9 @@ pub fn router(state: AppState) -> Router {
     if state.web.is_some() {
         public = public.merge(web::routes());
     }
+    // Not under `/api/v1` and not in the OpenAPI document: Confluence calls it, signed with
+    // the webhook's secret instead of a user's credential.
+    public = public.route("/webhooks/confluence", post(webhook::confluence_webhook));
     public
         .merge(api)
         .fallback(middleware::no_route)

@@ -40,6 +40,9 @@ pub async fn serve(
     grace: Duration,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> Result<ShutdownReport, ServeError> {
+    // The daily audit and the rotation retries run while serving. They stop when shutdown
+    // begins, or when the server fails, as the scheduler is dropped with the shutdown future.
+    let scheduler = crate::scheduler::Scheduler::start(&state);
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let drain = state.clone();
     let stopped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -53,6 +56,7 @@ pub async fn serve(
                 "shutting down: no new runs; waiting for running runs"
             );
             drain.begin_shutdown();
+            scheduler.stop();
             let left = drain.runs.wait_idle(grace).await;
             stopped_in.store(left, std::sync::atomic::Ordering::SeqCst);
             drain.end_streams();

@@ -141,6 +141,9 @@ impl Config {
         if let Some(web) = &self.server.web {
             fields.push(("server.web.client_secret", &web.client_secret));
         }
+        if let Some(hook) = &self.server.webhook {
+            fields.push(("server.webhook.secret", &hook.secret));
+        }
         fields
     }
 

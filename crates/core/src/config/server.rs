@@ -1,7 +1,8 @@
 //! `[server]`: how `arkbridge serve` listens, how long it waits for running runs at shutdown,
 //! how much masked output it keeps per run, and `[server.forge]`, the Forge app whose
 //! invocation tokens (from the Confluence Cloud macro) it accepts, and `[server.web]`, the web
-//! UI's OIDC client and session cookie.
+//! UI's OIDC client and session cookie, and `[server.webhook]`, the shared secret of the
+//! Confluence Data Center webhook (`POST /webhooks/confluence`).
 //!
 //! Every key has a default, so a config without the section still parses; without
 //! `[server.forge]` Forge Invocation Tokens are refused (OIDC bearer tokens still work when
@@ -39,6 +40,18 @@ pub struct ServerConfig {
     /// The web UI (`/ui/...`, OIDC sign-in at `/auth/login`); not served when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web: Option<WebSection>,
+    /// The Confluence Data Center webhook; `POST /webhooks/confluence` answers 404 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookSection>,
+}
+
+/// `[server.webhook]`: the secret Confluence Data Center signs its webhook deliveries with
+/// (`X-Hub-Signature`, an HMAC-SHA256 of the body).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSection {
+    /// The webhook's secret: a `cyberark://` reference (inline only for development).
+    pub secret: ConfigSecret,
 }
 
 /// `[server.web]`: the web UI's confidential OIDC client at the `[identity.oidc]` issuer and
@@ -102,6 +115,7 @@ impl Default for ServerConfig {
             audit_reader_groups: Vec::new(),
             forge: None,
             web: None,
+            webhook: None,
         }
     }
 }
@@ -194,6 +208,15 @@ mod tests {
             ca_cert: None,
         });
         assert!(c.validate().unwrap_err().to_string().contains("app_id"));
+    }
+
+    #[test]
+    fn webhook_section_reads_its_secret_reference() {
+        let c: ServerConfig =
+            toml::from_str("[webhook]\nsecret = \"cyberark://Integrations/dc-webhook\"\n").unwrap();
+        let hook = c.webhook.unwrap();
+        assert!(matches!(hook.secret, ConfigSecret::Reference(_)));
+        assert!(toml::from_str::<ServerConfig>("[webhook]\nsecrett = \"x\"\n").is_err());
     }
 
     #[test]
