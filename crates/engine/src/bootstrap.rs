@@ -151,6 +151,27 @@ pub(crate) async fn resolve_one<S: Store>(
         ConfigSecret::Inline(v) => return Ok(SecretString::from(v.clone())),
         ConfigSecret::Reference(r) => r,
     };
+    let (value, via) = fetch_reference(ccps, field, r).await?;
+    store
+        .append_audit(
+            AuditEvent::new(Action::CredentialIssued)
+                .at(now_micros())
+                .by(Actor::system())
+                .target(Target::account(&r.safe, &r.object))
+                .details(serde_json::json!({ "field": field, "via": via })),
+        )
+        .await?;
+    Ok(value)
+}
+
+/// A bridge credential's reference fetched from the first CCP, else from the second when the
+/// first is unavailable (never when it refuses), with which one answered (`ccp` or
+/// `fallback-ccp`). The caller audits the retrieval.
+pub(crate) async fn fetch_reference(
+    ccps: &CcpSources<'_>,
+    field: &str,
+    r: &SecretRef,
+) -> Result<(SecretString, &'static str), EngineError> {
     let query = CcpQuery::for_account(&r.safe, &r.object)
         .reason(format!("arkbridge start: bridge credential {field}"));
     let (account, via) = match (ccps.primary.get(&query).await, ccps.fallback) {
@@ -171,16 +192,7 @@ pub(crate) async fn resolve_one<S: Store>(
             r.property()
         ))
     })?;
-    store
-        .append_audit(
-            AuditEvent::new(Action::CredentialIssued)
-                .at(now_micros())
-                .by(Actor::system())
-                .target(Target::account(&r.safe, &r.object))
-                .details(serde_json::json!({ "field": field, "via": via })),
-        )
-        .await?;
-    Ok(value)
+    Ok((value, via))
 }
 
 fn fetch_error(field: &str, r: &SecretRef, why: &str) -> EngineError {

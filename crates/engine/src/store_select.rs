@@ -9,11 +9,10 @@
 use arkbridge_core::audit::{Action, Actor, AuditEvent, Target};
 use arkbridge_core::config::{Config, ConfigSecret, StoreTls};
 use arkbridge_core::secret_ref::SecretRef;
-use arkbridge_cyberark::{CcpClient, CcpQuery};
+use arkbridge_cyberark::CcpClient;
 use arkbridge_store::{AnyStore, PgOptions, PgStore, PgTls, SqliteStore, Store};
 use secrecy::SecretString;
 
-use crate::fallback::unavailability;
 use crate::{EngineError, bootstrap, now_micros};
 
 const FIELD: &str = "store.password";
@@ -72,31 +71,16 @@ async fn fetch(
     config: &Config,
     r: &SecretRef,
 ) -> Result<(SecretString, &'static str), EngineError> {
-    let query = CcpQuery::for_account(&r.safe, &r.object)
-        .reason(format!("arkbridge start: bridge credential {FIELD}"));
     let primary = CcpClient::new(&config.cyberark.ccp)?;
-    let failed = |why: String| {
-        EngineError::Setup(format!(
-            "cannot fetch the bridge credential {FIELD} ({r}) from the CCP: {why}"
-        ))
+    let fallback = config
+        .cyberark
+        .fallback_ccp
+        .as_ref()
+        .map(CcpClient::new)
+        .transpose()?;
+    let ccps = bootstrap::CcpSources {
+        primary: &primary,
+        fallback: fallback.as_ref(),
     };
-    let (account, via) = match (primary.get(&query).await, &config.cyberark.fallback_ccp) {
-        (Ok(a), _) => (a, "ccp"),
-        (Err(e), Some(second)) if unavailability(&e).is_some() => {
-            tracing::warn!(field = FIELD, error = %e, "the CCP is unavailable; asking the fallback CCP for the store password");
-            let a = CcpClient::new(second)?
-                .get(&query)
-                .await
-                .map_err(|e2| failed(format!("{e}; the fallback CCP: {e2}")))?;
-            (a, "fallback-ccp")
-        }
-        (Err(e), _) => return Err(failed(e.to_string())),
-    };
-    let value = account.secret_property(r.property()).ok_or_else(|| {
-        EngineError::Setup(format!(
-            "the CCP answer for {r} has no property {}",
-            r.property()
-        ))
-    })?;
-    Ok((value, via))
+    bootstrap::fetch_reference(&ccps, FIELD, r).await
 }

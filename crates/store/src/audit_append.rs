@@ -12,14 +12,11 @@ use arkbridge_core::audit::{AuditEvent, AuditRecord, encode};
 use arkbridge_core::merkle::Hash;
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 
+use crate::q;
 use crate::sqlite_audit::{node_hashes_in, size_in};
 use crate::{LeaseState, Result, StoreError};
 
 pub(crate) type Tx = Transaction<'static, Sqlite>;
-
-fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |source| StoreError::Query { what, source }
-}
 
 /// Starts a transaction that may append to the audit log.
 pub(crate) async fn begin_append(pool: &SqlitePool) -> Result<Tx> {

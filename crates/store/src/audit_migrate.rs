@@ -12,16 +12,13 @@ use arkbridge_core::audit::legacy::LegacyV1;
 use arkbridge_core::audit::tree::Frontier;
 use sqlx::{Row, SqlitePool};
 
+use crate::q;
 use crate::sqlite_audit::{begin_append, node_hashes_in};
 use crate::{Result, StoreError};
 
 #[derive(serde::Deserialize)]
 struct Wrapped {
     legacy_v1: LegacyV1,
-}
-
-fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |source| StoreError::Query { what, source }
 }
 
 /// Finishes migrating version-1 records, if any are left. Returns how many were migrated.

@@ -84,6 +84,11 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// Maps a query's error to the store's, naming what was being done (every backend uses it).
+pub(crate) fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError::Query { what, source }
+}
+
 /// Everything arkbridge keeps durably.
 pub trait Store: Send + Sync + 'static {
     /// Records a new run (status `running`).

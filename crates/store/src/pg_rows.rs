@@ -11,9 +11,7 @@ use crate::{
     StoreError, TimedLease,
 };
 
-pub(crate) fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |source| StoreError::Query { what, source }
-}
+pub(crate) use crate::q;
 
 fn parse<T: std::str::FromStr>(what: &'static str, s: String) -> Result<T> {
     s.parse()

@@ -14,6 +14,7 @@ use sqlx::sqlite::{
 };
 
 use crate::group_commit::GroupCommit;
+use crate::q;
 use crate::sqlite_audit::{append_in, begin_append};
 use crate::sqlite_principals::{groups_from_json, groups_json};
 use crate::{
@@ -28,10 +29,6 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// Shared by every clone, so that all appends of one store are grouped together.
     commit: Arc<GroupCommit>,
-}
-
-fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |source| StoreError::Query { what, source }
 }
 
 impl SqliteStore {

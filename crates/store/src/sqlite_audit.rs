@@ -7,6 +7,7 @@ use arkbridge_core::merkle::Hash;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool};
 
+use crate::q;
 use crate::{AuditFilter, NewCheckpoint, Result, StoreError, StoredCheckpoint, StoredLeaf};
 
 pub(crate) use crate::audit_append::{append_batch, append_in, begin_append, issue_credential};
@@ -40,10 +41,6 @@ fn raw_bytes(r: &SqliteRow, name: &str, text: bool) -> Vec<u8> {
         as_blob().or_else(as_text)
     };
     found.unwrap_or_default()
-}
-
-fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |source| StoreError::Query { what, source }
 }
 
 /// The number of records (the highest seq; seqs have no gaps in an intact log).

@@ -4,11 +4,8 @@
 use sqlx::Row;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 
+use crate::q;
 use crate::{DailyReportRecord, FindingRecord, FindingState, NewFinding, Result, StoreError};
-
-fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |source| StoreError::Query { what, source }
-}
 
 const COLUMNS: &str = "id, fingerprint, location_key, page_id, page_version, title, author, space, \
     file_path, element_path, char_offset, char_length, detector, category, severity, preview, \

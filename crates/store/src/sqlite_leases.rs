@@ -4,11 +4,8 @@
 use sqlx::Row;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 
+use crate::q;
 use crate::{Lease, LeaseState, Result, RunGuard, StoreError, TimedLease};
-
-fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |source| StoreError::Query { what, source }
-}
 
 /// Writes or replaces the guard of `guard.run_id`. A guard written without a process group
 /// keeps the one already recorded, so a late deadline update cannot hide a running script.

@@ -4,11 +4,8 @@
 use sqlx::Row;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 
-use crate::{Principal, Result, StoreError};
-
-fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |source| StoreError::Query { what, source }
-}
+use crate::q;
+use crate::{Principal, Result};
 
 /// A group list as stored: a JSON array of strings.
 pub(crate) fn groups_json(groups: &[String]) -> String {

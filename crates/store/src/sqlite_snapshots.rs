@@ -3,11 +3,8 @@
 use sqlx::Row;
 use sqlx::sqlite::SqlitePool;
 
-use crate::{Result, StoreError};
-
-fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |source| StoreError::Query { what, source }
-}
+use crate::Result;
+use crate::q;
 
 pub(crate) async fn save(pool: &SqlitePool, safe: &str, members: &str, at: i64) -> Result<()> {
     sqlx::query(
