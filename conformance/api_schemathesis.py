@@ -134,7 +134,8 @@ def test_the_served_document_is_this_one(server):
     assert served.json() == json.loads(SPEC.read_text())
     labels = {op.ok().label for op in schema.get_all_operations()}
     assert {"POST /api/v1/runs", "GET /api/v1/runs/{id}/output", "GET /api/v1/runs/{id}/events"} <= labels
-    assert len(labels) == 16, sorted(labels)
+    documented = sum(len(item) for item in json.loads(SPEC.read_text())["paths"].values())
+    assert len(labels) == documented, sorted(labels)
 
 
 @schema.parametrize()

@@ -106,6 +106,8 @@ pub(crate) struct ScanArgs {
     /// Exit 1 when a new finding has this severity or higher (low, medium, high, critical).
     #[arg(long, value_name = "SEVERITY")]
     pub(crate) fail_on: Option<String>,
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -216,6 +218,16 @@ pub(crate) struct DemoArgs {
     /// Run the demo once and exit: 0 if the demo run succeeded, non-zero otherwise.
     #[arg(long)]
     pub(crate) once: bool,
+    /// The web UI's address: 127.0.0.1 and a port (0 for a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// Do not open the web UI in the desktop's browser (its URL is printed and written to
+    /// `web-ui.json` in the demo folder either way).
+    #[arg(long)]
+    pub(crate) no_browser: bool,
+    /// Seed YAML for the simulators (see crates/sim/SEED.md). Default: the built-in demo data.
+    #[arg(long)]
+    pub(crate) seed: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

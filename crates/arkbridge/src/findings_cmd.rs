@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use arkbridge_core::config::Config;
 use arkbridge_engine::{Bridge, VerifiedUser};
-use arkbridge_store::{FindingState, SqliteStore, Store};
+use arkbridge_store::{FindingState, Store};
 
 use crate::cli::FindingsCommand;
 use crate::run_cmd::report_recovery;
@@ -21,8 +21,9 @@ pub(crate) async fn main(command: FindingsCommand) -> anyhow::Result<ExitCode> {
         FindingsCommand::List(args) => {
             let config = Config::load(&args.config)?;
             let state = args.state.as_deref().map(parse_state).transpose()?;
-            // Listing only reads the store: no CyberArk or Confluence call is needed.
-            let store = SqliteStore::open(&config.data_dir.join("arkbridge.db")).await?;
+            // Listing only reads the store (SQLite, or PostgreSQL with `[store] url`, whose
+            // password alone is fetched through the CCP): no Confluence call is needed.
+            let store = arkbridge_engine::open_store(&config).await?;
             let findings = store.findings(state).await?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&findings)?);

@@ -15,6 +15,8 @@ mod remote;
 mod remote_admin;
 mod remote_login;
 mod remote_run;
+mod remote_scan;
+mod remote_session;
 mod run_cmd;
 mod scan_cmd;
 mod serve_cmd;

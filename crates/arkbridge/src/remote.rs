@@ -4,9 +4,11 @@
 //! The tokens live in the same 0600 token cache as a local sign-in, in a folder of their own per
 //! server (`$XDG_STATE_HOME/arkbridge/servers/<server>/`), so that two servers that share a
 //! provider never share a sign-in by accident. The access token goes to the server as a bearer
-//! token and nowhere else; it is never printed or logged.
+//! token and nowhere else; it is never printed or logged. Before each call the tokens are
+//! refreshed when the access token is about to expire (`remote_session.rs`).
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use arkbridge_identity::{CachedTokens, TokenCache, state_dir};
@@ -41,10 +43,14 @@ pub(crate) enum RemoteError {
     #[error("not signed in to {server}: run `arkbridge login --server {server}` first")]
     NotSignedIn { server: String },
     #[error(
-        "your sign-in to {server} is no longer accepted ({reason}); the device sign-in gives \
-         arkbridge no refresh token, so sign in again: `arkbridge login --server {server}`"
+        "your sign-in to {server} is no longer accepted ({reason}); sign in again: \
+         `arkbridge login --server {server}`"
     )]
     SignInAgain { server: String, reason: String },
+    #[error("your session with {server} has expired; run `arkbridge login --server {server}`")]
+    SessionExpired { server: String },
+    #[error("cannot refresh the sign-in to {server}: {reason}")]
+    Refresh { server: String, reason: String },
     #[error(
         "{server} accepts no OpenID Connect sign-in ([identity] provider is not \"oidc\" \
          there), so the command line cannot sign in to it"
@@ -66,6 +72,10 @@ pub(crate) struct AuthInfo {
 pub(crate) struct Server {
     pub(crate) base: Url,
     pub(crate) http: reqwest::Client,
+    /// The CA bundle of `--ca-cert`, which also signs the identity provider's certificate.
+    pub(crate) ca_cert: Option<PathBuf>,
+    /// The server's sign-in information, asked once per command.
+    pub(crate) info: OnceLock<AuthInfo>,
 }
 
 /// Checks the address: https, or plain http only to this machine (a token sent in clear over a
@@ -111,6 +121,8 @@ impl Server {
         Ok(Server {
             base,
             http: http_client(ca_cert)?,
+            ca_cert: ca_cert.map(Path::to_path_buf),
+            info: OnceLock::new(),
         })
     }
 
@@ -126,6 +138,16 @@ impl Server {
 
     /// Which provider and client the server's users sign in with.
     pub(crate) async fn auth_info(&self) -> Result<AuthInfo, RemoteError> {
+        if let Some(info) = self.info.get() {
+            return Ok(info.clone());
+        }
+        let info = self.fetch_auth_info().await?;
+        // Two tasks asking at once both fetch; either answer is the server's.
+        let _ = self.info.set(info.clone());
+        Ok(info)
+    }
+
+    async fn fetch_auth_info(&self) -> Result<AuthInfo, RemoteError> {
         let what = "the sign-in information request";
         let url = self.url("/api/v1/auth/info");
         let response = self
@@ -162,16 +184,6 @@ impl Server {
             &info.issuer,
             &info.client_id,
         ))
-    }
-
-    /// The signed-in tokens for this server.
-    pub(crate) async fn tokens(&self) -> Result<CachedTokens, RemoteError> {
-        let info = self.auth_info().await?;
-        self.cache(&info)?
-            .load()?
-            .ok_or_else(|| RemoteError::NotSignedIn {
-                server: self.name(),
-            })
     }
 
     /// An authenticated request.

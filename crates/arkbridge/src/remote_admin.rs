@@ -89,7 +89,6 @@ pub(crate) async fn audit_show(args: AuditShowArgs) -> anyhow::Result<ExitCode> 
         );
     }
     let server = Server::new(server, args.remote.ca_cert.as_deref())?;
-    let tokens = server.tokens().await?;
     let f = &args.filter;
     let mut query: Vec<(&str, String)> = [
         ("user", &f.user),
@@ -108,6 +107,7 @@ pub(crate) async fn audit_show(args: AuditShowArgs) -> anyhow::Result<ExitCode> 
     let mut after = 0_i64;
     let mut own_only;
     loop {
+        let tokens = server.tokens().await?;
         let (records, next, own) = page(&server, &tokens, &query, after).await?;
         own_only = own;
         let Some(last) = records.last() else { break };

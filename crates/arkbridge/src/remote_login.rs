@@ -1,7 +1,9 @@
 //! `arkbridge login --server URL`: asks the server which OpenID Connect provider and public
 //! client it accepts (`GET /api/v1/auth/info`), signs in there with the device authorization
 //! grant, keeps the tokens in this server's 0600 token cache, and checks them with the server
-//! itself, so a sign-in the server would refuse is not kept.
+//! itself, so a sign-in the server would refuse is not kept. It asks for scope `offline_access`
+//! too, whose refresh token keeps the sign-in going (`remote_session.rs`); a provider that
+//! refuses that scope to the client gets a sign-in that lasts as long as its access token.
 //!
 //! `arkbridge logout --server URL` deletes that server's folder of token caches, without asking
 //! the server (so it works when the server is gone).
@@ -14,7 +16,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use arkbridge_identity::{DEFAULT_SCOPES, DeviceFlow, system_unix};
+use arkbridge_identity::{
+    DEFAULT_SCOPES, DeviceFlow, DeviceFlowError, OFFLINE_SCOPES, system_unix,
+};
 
 use crate::remote::{CALL_TIMEOUT, Server, http_error, json_answer, server_dir, signed_out};
 
@@ -25,7 +29,16 @@ pub(crate) async fn login(server: &str, ca_cert: Option<&Path>) -> anyhow::Resul
     let flow = DeviceFlow::discover(&info.issuer, &info.client_id, ca_cert)
         .await
         .with_context(|| format!("cannot start the sign-in at {}", info.issuer))?;
-    let auth = flow.start(DEFAULT_SCOPES).await?;
+    let auth = match flow.start(OFFLINE_SCOPES).await {
+        Err(DeviceFlowError::Refused { error, .. }) if error == "invalid_scope" => {
+            eprintln!(
+                "note: the provider does not grant this client `offline_access`, so the sign-in \
+                 cannot be refreshed and ends when its access token expires"
+            );
+            flow.start(DEFAULT_SCOPES).await?
+        }
+        other => other?,
+    };
     {
         let mut out = std::io::stdout().lock();
         writeln!(

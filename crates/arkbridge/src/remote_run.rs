@@ -59,6 +59,8 @@ pub(crate) async fn run(server: &str, args: &RunArgs) -> anyhow::Result<ExitCode
     }
     let mut after = 0;
     for attempt in 1..=STREAM_ATTEMPTS {
+        // A run may outlast the access token: each call gets fresh tokens.
+        let tokens = server.tokens().await?;
         match stream(&server, &tokens, &run_id, &mut after, args.json).await {
             Ok(true) => break,
             Ok(false) => tracing::debug!(attempt, after, "the event stream ended early"),
@@ -66,6 +68,7 @@ pub(crate) async fn run(server: &str, args: &RunArgs) -> anyhow::Result<ExitCode
         }
     }
     let what = "the run report request";
+    let tokens = server.tokens().await?;
     let path = format!("/api/v1/runs/{run_id}");
     let url = server.url(&path);
     let response = server

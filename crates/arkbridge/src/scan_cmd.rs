@@ -1,5 +1,6 @@
 //! `arkbridge scan`: find secrets pasted into Confluence pages (through the bridge, keeping
-//! every finding in the triage memory) or in storage-format files (`--path`, e.g. an export).
+//! every finding in the triage memory) or in storage-format files (`--path`, e.g. an export);
+//! with `--server`, through an `arkbridge serve` (`remote_scan.rs`).
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -25,6 +26,9 @@ pub(crate) async fn main(args: ScanArgs) -> anyhow::Result<ExitCode> {
             anyhow::bail!("--fail-on {s}: the severities are low, medium, high and critical")
         }
     };
+    if let Some(server) = args.remote.server.as_deref() {
+        return crate::remote_scan::scan(server, &args, fail_on).await;
+    }
     let (output, failing) = match &args.path {
         Some(dir) => {
             let report = scan_dir(dir)?;

@@ -39,11 +39,16 @@ pub(crate) async fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "credentials of crashed runs settled at start"
         );
     }
-    // Periodic signed checkpoints and syslog forwarding of `[audit]`, while serving.
-    let background = bridge
-        .start_background_audit()
-        .await
-        .context("cannot start the audit log's checkpoints")?;
+    // Periodic signed checkpoints and syslog forwarding of `[audit]`, while serving; with
+    // several replicas on PostgreSQL only the elected leader does them (`cluster_node.rs`).
+    let background = if bridge.cluster().is_some() {
+        None
+    } else {
+        bridge
+            .start_background_audit()
+            .await
+            .context("cannot start the audit log's checkpoints")?
+    };
     // The web UI of `[server.web]`, whose sessions become an API credential. Its line comes
     // before `Listening on`, which readers of stdout may stop at.
     let web = WebUi::for_bridge(&bridge).context("cannot set up the web UI")?;

@@ -5,177 +5,22 @@
 //! denied a run and an approval with exit code 3 and the reasons.
 //! The tokens stay in a 0600 cache of that server, and the planted secret is in no file.
 
+mod remote_support;
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::PathBuf;
 
-use arkbridge_core::config::{GroupsFrom, IdentityConfig, IdentityProvider, OidcSection};
+use remote_support::*;
 use support::*;
 
 const PLANTED: &str = "Remote-E2E-Planted-Secret-9";
-const ADMIN_PASSWORD: &str = "Adm1n-remote-pw";
-
-/// Kills `arkbridge serve` when the test ends, however it ends.
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The simulator's bridge config with identity from its OIDC provider and the CLI's client.
-fn write_oidc_config(r: &Path, sim: &Sim) -> String {
-    let identity = &sim.info["identity"];
-    let mut config = sim.config.clone();
-    config.identity = IdentityConfig {
-        provider: IdentityProvider::Oidc,
-        users: Vec::new(),
-        oidc: Some(OidcSection {
-            issuer: identity["oidc_issuer"].as_str().unwrap().to_string(),
-            client_id: "arkbridge-cli".into(),
-            api_audience: identity["oidc_api_audience"].as_str().map(str::to_string),
-            groups_claim: "groups".into(),
-            email_claim: "email".into(),
-            confluence_account_claim: identity["oidc_account_id_claim"]
-                .as_str()
-                .map(str::to_string),
-            ca_cert: sim.config.cyberark.ccp.ca_cert.clone(),
-            groups_from: GroupsFrom::Token,
-        }),
-        ldap: None,
-    };
-    let path = r.join("oidc.toml");
-    std::fs::write(&path, config.to_toml()).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
-/// The binary with the test's own state folder (where token caches land).
-fn command(r: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .env("TMPDIR", r.join("tmp"))
-        .env("XDG_STATE_HOME", r.join("state"))
-        .env_remove("ARKBRIDGE_CONFIG")
-        .env("ARKBRIDGE_LOG", "debug");
-    c
-}
-
-fn run(r: &Path, name: &str, args: &[&str]) -> Output {
-    let out = command(r, args).output().unwrap();
-    std::fs::write(r.join("logs").join(format!("{name}.stdout")), &out.stdout).unwrap();
-    std::fs::write(r.join("logs").join(format!("{name}.stderr")), &out.stderr).unwrap();
-    out
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Runs `arkbridge login` with `args`, approves the user code it shows as `email` through the
-/// simulator's admin call, and returns login's exit code and whole output.
-fn login_as(r: &Path, sim: &Sim, args: &[&str], email: &str) -> (Option<i32>, String) {
-    let name = email.split('@').next().unwrap();
-    let mut full = vec!["login"];
-    full.extend_from_slice(args);
-    let mut child = command(r, &full)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(
-            std::fs::File::create(r.join("logs").join(format!("login-{name}.stderr"))).unwrap(),
-        ))
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut seen = String::new();
-    let code = loop {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("login ended before showing a code: {seen}"))
-            .unwrap();
-        seen.push_str(&line);
-        seen.push('\n');
-        if let Some(code) = line.strip_prefix("user code: ") {
-            break code.trim().to_string();
-        }
-    };
-    let idp = sim.info["identity"]["idp_url"].as_str().unwrap();
-    let ca = std::fs::read(sim.info["ca_cert"].as_str().unwrap()).unwrap();
-    let status = rt().block_on(async {
-        let client = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
-            .build()
-            .unwrap();
-        client
-            .post(format!("{idp}/__arkbridge_sim/device"))
-            .basic_auth("Administrator", Some(ADMIN_PASSWORD))
-            .json(&serde_json::json!({ "user_code": code, "email": email }))
-            .send()
-            .await
-            .unwrap()
-            .status()
-    });
-    assert!(status.is_success(), "the admin approval failed: {status}");
-    for line in lines {
-        seen.push_str(&line.unwrap());
-        seen.push('\n');
-    }
-    (child.wait().unwrap().code(), seen)
-}
-
-/// Starts `arkbridge serve` on `config`; returns it and its base URL.
-fn start_serve(r: &Path, config: &str) -> (Serve, String) {
-    let mut child = command(r, &["serve", "--listen", "127.0.0.1:0", "--config", config])
-        .env("ARKBRIDGE_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(
-            std::fs::File::create(r.join("logs").join("serve.log")).unwrap(),
-        ))
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let serve = Serve(child);
-    loop {
-        match lines.next() {
-            Some(Ok(l)) if l.starts_with("Listening on ") => {
-                let url = l.trim_start_matches("Listening on ").trim().to_string();
-                return (serve, url);
-            }
-            Some(Ok(_)) => {}
-            other => panic!("serve stopped before listening: {other:?}; see logs/serve.log"),
-        }
-    }
-}
-
-/// Every token cache file below the test's state folder.
-fn caches(r: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![r.join("state")];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
-}
 
 #[test]
 fn remote_mode_signs_in_streams_masked_output_denies_with_exit_3_and_reads_the_audit() {
     let root = test_root();
     let r = root.path();
-    let seed = seed_with(PLANTED, "").replacen(
-        "  - username: Administrator\n",
-        &format!("  - username: Administrator\n    password: {ADMIN_PASSWORD}\n"),
-        1,
-    );
+    let seed = remote_seed(PLANTED);
     let sim = start_sim(r, &seed);
     let config = write_oidc_config(r, &sim);
     let page = page_id_by_title(&sim, "Restart payments API");
@@ -219,6 +64,7 @@ fn remote_mode_signs_in_streams_masked_output_denies_with_exit_3_and_reads_the_a
     let server_caches: Vec<PathBuf> = caches(r)
         .into_iter()
         .filter(|p| p.to_string_lossy().contains("/servers/"))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     assert_eq!(server_caches.len(), 1, "{:?}", caches(r));
     let mode = std::fs::metadata(&server_caches[0])
@@ -294,6 +140,10 @@ fn remote_mode_signs_in_streams_masked_output_denies_with_exit_3_and_reads_the_a
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("sign in again"), "{err}");
+    assert!(
+        err.contains(&format!("arkbridge login --server {url}")),
+        "{err}"
+    );
     assert!(!err.contains(&token), "the token must never be printed");
 
     // Logout deletes the server's sign-in without asking the server; the local one stays.

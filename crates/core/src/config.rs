@@ -15,6 +15,7 @@ use crate::policy::{Access, Grant, PolicySettings};
 use crate::secret_ref::SecretRef;
 
 mod audit;
+mod cluster;
 mod confluence;
 mod daily;
 mod fallback;
@@ -27,6 +28,7 @@ pub use audit::{
     AuditConfig, DEFAULT_KEY_NAME as DEFAULT_AUDIT_KEY_NAME,
     MAX_INTERVAL_MINUTES as MAX_CHECKPOINT_INTERVAL_MINUTES, SyslogTargetConfig,
 };
+pub use cluster::ClusterConfig;
 pub use confluence::{ConfluenceAuth, ConfluenceConfig, ConfluenceFlavor};
 pub use daily::DailyConfig;
 pub use fallback::{FallbackCacheConfig, MAX_STALENESS_LIMIT_SECS};
@@ -81,6 +83,9 @@ pub struct Config {
     /// `[store]`: PostgreSQL instead of the embedded SQLite store.
     #[serde(default)]
     pub store: StoreConfig,
+    /// `[cluster]`: how replicas on a PostgreSQL store cooperate.
+    #[serde(default, skip_serializing_if = "ClusterConfig::is_default")]
+    pub cluster: ClusterConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -338,6 +343,7 @@ impl Config {
             cache.validate()?;
         }
         self.daily.validate()?;
+        self.cluster.validate()?;
         let pvwa = &self.cyberark.pvwa;
         match (pvwa.auth_method, &pvwa.identity_url) {
             (PvwaAuthMethod::Ispss, None) => {

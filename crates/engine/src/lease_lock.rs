@@ -48,6 +48,8 @@ pub(crate) enum LockError {
         holder: Option<String>,
         waited: Duration,
     },
+    #[error("cannot use the account locks in the store: {0}")]
+    Store(String),
     #[error("cannot use the lock file {}: {source}", .path.display())]
     Io {
         path: PathBuf,

@@ -10,6 +10,7 @@
 mod approve;
 mod bootstrap;
 mod checkpoints;
+mod cluster_locks;
 mod comment;
 mod credentials;
 pub mod daily;
@@ -48,6 +49,7 @@ use tokio::sync::Mutex;
 
 pub use approve::ApprovalReport;
 pub use bootstrap::allow_inline_secrets_from_command_line;
+pub use cluster_locks::Replica;
 pub use checkpoints::{
     BackgroundAudit, CheckpointPublisher, PublishReport, SIGNING_KEY_FIELD, audit_tools,
     signing_key_from,
@@ -86,6 +88,10 @@ pub struct Bridge<S: Store = AnyStore> {
     /// outage keeps the circuit open across logons instead of starting each session closed.
     pvwa_resilience: Resilience,
     locks_dir: PathBuf,
+    /// This process among the replicas, and what they share (PostgreSQL only): see
+    /// `cluster_locks.rs`.
+    replica: cluster_locks::Replica,
+    cluster: Option<arkbridge_store::Cluster>,
     /// The issuer and subject of each user verified in this process, by the e-mail the flow
     /// passes around as the actor, so that their audit records name the token's `sub`.
     principals: std::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
@@ -150,6 +156,7 @@ impl<S: Store> Bridge<S> {
         std::fs::create_dir_all(&locks_dir).map_err(|e| {
             EngineError::Setup(format!("cannot create {}: {e}", locks_dir.display()))
         })?;
+        let cluster = store.cluster();
         let bridge = Bridge {
             config: Arc::new(config),
             store,
@@ -166,6 +173,8 @@ impl<S: Store> Bridge<S> {
                 BreakerConfig::default(),
             ),
             locks_dir,
+            replica: cluster_locks::Replica::this_process(),
+            cluster,
             principals: std::sync::Mutex::default(),
             ldap: tokio::sync::OnceCell::new(),
             audit_key: tokio::sync::OnceCell::new(),

@@ -19,7 +19,7 @@ use arkbridge_store::{Lease, LeaseState, RunStatus, Store};
 
 use crate::metrics::{Counter, METRICS};
 use crate::rotation::RecoveryReport;
-use crate::{BRIDGE_ACTOR, Bridge, EngineError, lease_lock, lock, now_micros};
+use crate::{BRIDGE_ACTOR, Bridge, EngineError, lease_lock, now_micros};
 
 impl<S: Store> Bridge<S> {
     /// Recovers every run a dead process left with leases owed a rotation (see the module's
@@ -33,9 +33,15 @@ impl<S: Store> Bridge<S> {
         }
         let mut report = RecoveryReport::default();
         for run_id in runs {
-            let Some(_lock) = lock::try_lock(&self.locks_dir, &run_id)
-                .map_err(|e| EngineError::Setup(format!("cannot check run lock {run_id}: {e}")))?
-            else {
+            // On PostgreSQL the run may be another replica's that is only cut off for a moment:
+            // its replica must have missed its heartbeats too (asked first, as it is cheaper
+            // than a lock session).
+            let (dead, on_this_host) = self.run_is_dead(&run_id).await?;
+            if !dead {
+                report.in_progress += 1;
+                continue;
+            }
+            let Some(held) = self.try_hold_run(&run_id).await? else {
                 report.in_progress += 1;
                 continue;
             };
@@ -51,10 +57,11 @@ impl<S: Store> Bridge<S> {
                 continue;
             }
             if leases.iter().any(|l| l.state.is_open()) {
-                self.end_crashed_run(&run_id, &leases, &mut report).await?;
+                self.end_crashed_run(&run_id, &leases, on_this_host, &mut report)
+                    .await?;
             }
             for l in leases {
-                self.recover_lease(&run_id, l, &mut report).await?;
+                self.recover_lease(&held, &run_id, l, &mut report).await?;
             }
         }
         Ok(report)
@@ -65,11 +72,14 @@ impl<S: Store> Bridge<S> {
         &self,
         run_id: &str,
         leases: &[Lease],
+        on_this_host: bool,
         report: &mut RecoveryReport,
     ) -> Result<(), EngineError> {
         report.crashed_runs.push(run_id.to_string());
         let mut killed = None;
-        if let Some(guard) = self.store.run_guard(run_id).await?
+        // A process group number means something only on the host that recorded it.
+        if on_this_host
+            && let Some(guard) = self.store.run_guard(run_id).await?
             && let Some(pgid) = guard.pgid
         {
             // The group is killed before anything is rotated: a script still running must not
@@ -133,6 +143,7 @@ impl<S: Store> Bridge<S> {
     /// Rotates or releases one lease of a dead run.
     async fn recover_lease(
         &self,
+        held: &crate::cluster_locks::RunHold,
         run_id: &str,
         l: Lease,
         report: &mut RecoveryReport,
@@ -149,17 +160,14 @@ impl<S: Store> Bridge<S> {
         }
         // Not while a live run holds the account: rotating would break it mid-flight, and its
         // own rotation at its end replaces the credential this lease handed out anyway.
-        let account = lease_lock::lock_accounts(
-            &self.locks_dir,
-            run_id,
-            std::slice::from_ref(&name),
-            Duration::ZERO,
-        )
-        .await;
+        let account = self
+            .lock_accounts_held(held, run_id, std::slice::from_ref(&name), Duration::ZERO)
+            .await;
         let _account = match account {
             Ok(held) => held,
             Err(lease_lock::LockError::Busy { .. }) => {
                 report.in_progress += 1;
+                report.deferred += 1;
                 return Ok(());
             }
             Err(e) => return Err(EngineError::Setup(e.to_string())),

@@ -36,6 +36,9 @@ pub struct RecoveryReport {
     /// Runs still alive in another process, and accounts another live run holds (which that
     /// run rotates when it ends): left alone.
     pub in_progress: usize,
+    /// Leases of dead runs left for later because a live run holds their account: recovery
+    /// should be tried again soon.
+    pub deferred: usize,
 }
 
 impl RecoveryReport {

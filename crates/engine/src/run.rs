@@ -28,7 +28,7 @@ use serde::Serialize;
 use crate::credentials::{Ask, LeaseHandle, ccp_safe};
 use crate::metrics::{Counter, METRICS};
 use crate::ttl::{Deadline, Expired};
-use crate::{Bridge, EngineError, VerifiedUser, comment, lease_lock, lock, now_micros, ttl};
+use crate::{Bridge, EngineError, VerifiedUser, comment, lease_lock, now_micros, ttl};
 
 /// A request to run a block.
 #[derive(Debug, Clone)]
@@ -132,10 +132,12 @@ impl<S: Store> Bridge<S> {
         )
         .await?;
 
-        let _lock = lock::try_lock(&self.locks_dir, &run_id)
-            .map_err(|e| EngineError::Setup(format!("cannot create the run lock: {e}")))?
+        let held = self
+            .try_hold_run(&run_id)
+            .await?
             .ok_or_else(|| EngineError::Setup("run lock already held".into()))?;
-        let _accounts = match self.lock_accounts(&run_id, &runbook).await {
+        self.own_run(&run_id).await?;
+        let _accounts = match self.lock_accounts(&held, &run_id, &runbook).await {
             Ok(held) => held,
             Err(e) => return Err(self.reject(&user.email, &run_id, e).await),
         };
@@ -411,6 +413,7 @@ impl<S: Store> Bridge<S> {
     /// holds one.
     async fn lock_accounts(
         &self,
+        held: &crate::cluster_locks::RunHold,
         run_id: &str,
         runbook: &Runbook,
     ) -> Result<lease_lock::AccountLocks, EngineError> {
@@ -425,7 +428,7 @@ impl<S: Store> Bridge<S> {
             return Ok(lease_lock::AccountLocks::default());
         }
         let wait = Duration::from_secs(self.config.runner.lease_wait_secs);
-        match lease_lock::lock_accounts(&self.locks_dir, run_id, &accounts, wait).await {
+        match self.lock_accounts_held(held, run_id, &accounts, wait).await {
             Ok(held) => {
                 if held.waited {
                     METRICS.inc(Counter::LeaseWaits);

@@ -1,4 +1,5 @@
-//! The OAuth 2.0 device authorization grant (RFC 8628), with which the CLI signs a user in.
+//! The OAuth 2.0 device authorization grant (RFC 8628), with which the CLI signs a user in, and
+//! the refresh token grant (RFC 6749 §6) that keeps that sign-in going.
 //!
 //! The endpoints come from the issuer's discovery document. [`DeviceFlow::start`] asks for a
 //! device code and a user code; the person opens the verification URI, enters the code and signs
@@ -7,6 +8,11 @@
 //! stops on `access_denied`, `expired_token` or when the code's lifetime has passed. The device
 //! code and the tokens are [`SecretString`]s: they are never logged, and a failed answer's body is
 //! never echoed (only the OAuth `error` and `error_description`).
+//!
+//! With scope `offline_access` ([`OFFLINE_SCOPES`]) the provider adds a refresh token;
+//! [`DeviceFlow::refresh`] trades it for new tokens, keeping the ID token and the refresh token
+//! it had when the answer brings no new ones (OIDC Core §12.2, RFC 6749 §6), and tells an
+//! `invalid_grant` (the sign-in is over: revoked, expired or reused) apart from other failures.
 
 use std::path::Path;
 use std::time::Duration;
@@ -25,6 +31,10 @@ use crate::oidc_discovery;
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// The scopes the CLI asks for.
 pub const DEFAULT_SCOPES: &str = "openid profile email groups";
+/// The scopes of a sign-in that is refreshed: [`DEFAULT_SCOPES`] and `offline_access`.
+pub const OFFLINE_SCOPES: &str = "openid profile email groups offline_access";
+/// The `grant_type` of a refresh (RFC 6749 §6).
+pub const REFRESH_GRANT: &str = "refresh_token";
 
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 const DEFAULT_INTERVAL_SECS: u64 = 5;
@@ -58,6 +68,8 @@ pub enum DeviceFlowError {
     Expired,
     #[error("the provider's {what} is malformed: {reason}")]
     Malformed { what: &'static str, reason: String },
+    #[error("the provider no longer accepts the refresh token (invalid_grant)")]
+    RefreshRefused,
 }
 
 /// A pending device authorization: what to show the person, and the device code to poll with.
@@ -88,6 +100,8 @@ impl std::fmt::Debug for DeviceAuthorization {
 pub struct TokenSet {
     pub id_token: SecretString,
     pub access_token: SecretString,
+    /// With scope `offline_access`: what [`DeviceFlow::refresh`] trades for new tokens.
+    pub refresh_token: Option<SecretString>,
     /// The access token's lifetime in seconds, when the provider said.
     pub expires_in: Option<u64>,
 }
@@ -97,6 +111,10 @@ impl std::fmt::Debug for TokenSet {
         f.debug_struct("TokenSet")
             .field("id_token", &"[redacted]")
             .field("access_token", &"[redacted]")
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
             .field("expires_in", &self.expires_in)
             .finish()
     }
@@ -204,6 +222,31 @@ impl DeviceFlow {
             self.post(&self.token_endpoint, TOKEN_REQUEST, &form).await
         })
         .await
+    }
+
+    /// Trades `refresh_token` for new tokens. `id_token` is the one in hand, kept when the
+    /// answer brings none; so is the refresh token when the provider does not rotate it.
+    /// `RefreshRefused` means the sign-in is over (the provider answered `invalid_grant`).
+    pub async fn refresh(
+        &self,
+        refresh_token: &SecretString,
+        id_token: &SecretString,
+    ) -> Result<TokenSet, DeviceFlowError> {
+        let what = "refresh token request";
+        let form = [
+            ("grant_type", REFRESH_GRANT),
+            ("refresh_token", refresh_token.expose_secret()),
+            ("client_id", self.client_id.as_str()),
+        ];
+        match self.post(&self.token_endpoint, what, &form).await? {
+            Ok(body) => refreshed(body, refresh_token, id_token),
+            Err((error, _)) if error == "invalid_grant" => Err(DeviceFlowError::RefreshRefused),
+            Err((error, description)) => Err(DeviceFlowError::Refused {
+                what,
+                error,
+                description,
+            }),
+        }
     }
 
     /// POSTs a form; `Ok(Ok(json))` for 200, `Ok(Err((error, description)))` for an OAuth error.
@@ -325,6 +368,29 @@ fn tokens(body: Value) -> Result<TokenSet, DeviceFlowError> {
     Ok(TokenSet {
         id_token: SecretString::from(id_token),
         access_token: SecretString::from(access_token),
+        refresh_token: text("refresh_token").map(SecretString::from),
+        expires_in: body.get("expires_in").and_then(Value::as_u64),
+    })
+}
+
+/// A refresh answer: a new access token, and the ID and refresh tokens in hand unless it
+/// brings new ones.
+fn refreshed(
+    body: Value,
+    refresh_token: &SecretString,
+    id_token: &SecretString,
+) -> Result<TokenSet, DeviceFlowError> {
+    let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_string);
+    let access_token = text("access_token").ok_or_else(|| DeviceFlowError::Malformed {
+        what: "refresh answer",
+        reason: "it has no access_token".into(),
+    })?;
+    Ok(TokenSet {
+        id_token: text("id_token").map_or_else(|| id_token.clone(), SecretString::from),
+        access_token: SecretString::from(access_token),
+        refresh_token: Some(
+            text("refresh_token").map_or_else(|| refresh_token.clone(), SecretString::from),
+        ),
         expires_in: body.get("expires_in").and_then(Value::as_u64),
     })
 }

@@ -1,5 +1,5 @@
 //! Tests of the device authorization grant: the polling schedule on tokio's paused clock, the
-//! token answer and the refusal messages.
+//! token and refresh answers, and the refusal messages.
 
 use serde_json::json;
 
@@ -101,4 +101,43 @@ fn refusals_name_the_oauth_error_and_its_description() {
         e.to_string(),
         "the provider refused the device token request: invalid_client (unknown client)"
     );
+}
+
+#[test]
+fn a_refresh_answer_keeps_the_id_and_refresh_tokens_it_does_not_replace() {
+    let old_refresh = SecretString::from("RT-OLD-SECRET".to_string());
+    let old_id = SecretString::from("ID-OLD-SECRET".to_string());
+    let rotated = refreshed(
+        json!({"access_token": "AT-NEW", "refresh_token": "RT-NEW", "id_token": "ID-NEW",
+            "expires_in": 300}),
+        &old_refresh,
+        &old_id,
+    )
+    .unwrap();
+    assert_eq!(rotated.access_token.expose_secret(), "AT-NEW");
+    assert_eq!(rotated.id_token.expose_secret(), "ID-NEW");
+    assert_eq!(
+        rotated.refresh_token.as_ref().unwrap().expose_secret(),
+        "RT-NEW"
+    );
+    assert_eq!(rotated.expires_in, Some(300));
+    let kept = refreshed(json!({"access_token": "AT-NEW"}), &old_refresh, &old_id).unwrap();
+    assert_eq!(kept.id_token.expose_secret(), "ID-OLD-SECRET");
+    assert_eq!(
+        kept.refresh_token.as_ref().unwrap().expose_secret(),
+        "RT-OLD-SECRET"
+    );
+    assert!(!format!("{kept:?}").contains("SECRET"));
+    assert!(matches!(
+        refreshed(json!({"id_token": "x"}), &old_refresh, &old_id),
+        Err(DeviceFlowError::Malformed { .. })
+    ));
+}
+
+#[test]
+fn a_token_answer_keeps_the_refresh_token_when_there_is_one() {
+    let set = tokens(json!({"id_token": "I", "access_token": "A", "refresh_token": "R"})).unwrap();
+    assert_eq!(set.refresh_token.unwrap().expose_secret(), "R");
+    let set = tokens(json!({"id_token": "I", "access_token": "A"})).unwrap();
+    assert!(set.refresh_token.is_none());
 }

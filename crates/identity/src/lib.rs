@@ -40,7 +40,8 @@ mod webhook;
 pub use claims::Claims;
 pub use clock::{Clock, system_unix};
 pub use device_flow::{
-    DEFAULT_SCOPES, DEVICE_CODE_GRANT, DeviceAuthorization, DeviceFlow, DeviceFlowError, TokenSet,
+    DEFAULT_SCOPES, DEVICE_CODE_GRANT, DeviceAuthorization, DeviceFlow, DeviceFlowError,
+    OFFLINE_SCOPES, REFRESH_GRANT, TokenSet,
 };
 pub use error::IdentityError;
 pub use forge::{
@@ -58,7 +59,9 @@ pub use ldap_filter::escape_filter_value;
 pub use ldap_groups::{Group, UserGroups};
 pub use oidc::{OidcConfig, OidcVerifier};
 pub use oidc_discovery::ProviderMetadata;
-pub use token_cache::{CachedTokens, TokenCache, TokenCacheError, state_dir, verify_cached};
+pub use token_cache::{
+    CacheLock, CachedSession, CachedTokens, TokenCache, TokenCacheError, state_dir, verify_cached,
+};
 pub use user::{IdentitySource, VerifiedUser};
 pub use verifier::{DEFAULT_REPLAY_CAPACITY, JwtRules, JwtVerifier, VerifiedToken};
 pub use webhook::{DC_SIGNATURE_HEADER, DcWebhookVerifier};

@@ -6,6 +6,12 @@
 //! file is the only place they are written, and a file that others may read is refused. The cache
 //! is not trusted: every command verifies the ID token's signature, issuer, audience and expiry
 //! ([`verify_cached`]), so a hand-edited file gets nowhere.
+//!
+//! A sign-in with `offline_access` also keeps its refresh token and when the access token
+//! expires ([`CachedSession`]), so that a command can refresh it first. A refresh rotates the
+//! refresh token, and a provider that detects reuse revokes the whole sign-in when a spent one
+//! comes back, so two commands must never refresh at once: [`TokenCache::lock`] holds an
+//! exclusive lock on a file next to the cache while one of them reads, refreshes and writes.
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -45,6 +51,11 @@ struct OnDisk {
     client_id: String,
     id_token: String,
     access_token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    /// When the access token expires (Unix seconds), when the provider said its lifetime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<i64>,
     saved_at: i64,
 }
 
@@ -52,6 +63,9 @@ impl Drop for OnDisk {
     fn drop(&mut self) {
         self.id_token.zeroize();
         self.access_token.zeroize();
+        if let Some(token) = self.refresh_token.as_mut() {
+            token.zeroize();
+        }
     }
 }
 
@@ -69,6 +83,43 @@ impl std::fmt::Debug for CachedTokens {
             .field("saved_at", &self.saved_at)
             .finish_non_exhaustive()
     }
+}
+
+/// Tokens read back from the cache with what refreshing them needs.
+pub struct CachedSession {
+    pub tokens: CachedTokens,
+    /// The refresh token, when the sign-in asked for `offline_access` and got one.
+    pub refresh_token: Option<SecretString>,
+    /// When the access token expires (Unix seconds), when the provider said.
+    pub expires_at: Option<i64>,
+}
+
+impl CachedSession {
+    /// Whether the access token has expired at `now`, or will within `margin` seconds; a token
+    /// of unknown lifetime is taken as valid (the server says when it is not).
+    pub fn expires_within(&self, now: i64, margin: i64) -> bool {
+        self.expires_at
+            .is_some_and(|at| now >= at.saturating_sub(margin))
+    }
+}
+
+impl std::fmt::Debug for CachedSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedSession")
+            .field("tokens", &self.tokens)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// An exclusive lock on a token cache, released when dropped (or when the process ends).
+#[derive(Debug)]
+pub struct CacheLock {
+    _file: std::fs::File,
 }
 
 /// The cache file of one issuer and client.
@@ -135,6 +186,13 @@ impl TokenCache {
             client_id: self.client_id.clone(),
             id_token: tokens.id_token.expose_secret().to_string(),
             access_token: tokens.access_token.expose_secret().to_string(),
+            refresh_token: tokens
+                .refresh_token
+                .as_ref()
+                .map(|t| t.expose_secret().to_string()),
+            expires_at: tokens
+                .expires_in
+                .map(|secs| now.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX))),
             saved_at: now,
         };
         let mut bytes = serde_json::to_vec(&record).map_err(|e| TokenCacheError::Io {
@@ -162,6 +220,11 @@ impl TokenCache {
 
     /// The stored tokens, or `None` when there is no cache file.
     pub fn load(&self) -> Result<Option<CachedTokens>, TokenCacheError> {
+        Ok(self.load_session()?.map(|s| s.tokens))
+    }
+
+    /// The stored tokens with their refresh token and expiry, or `None` when there is no file.
+    pub fn load_session(&self) -> Result<Option<CachedSession>, TokenCacheError> {
         let meta = match std::fs::metadata(&self.path) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -184,11 +247,34 @@ impl TokenCache {
         if record.issuer != self.issuer || record.client_id != self.client_id {
             return Err(corrupt());
         }
-        Ok(Some(CachedTokens {
-            id_token: SecretString::from(record.id_token.clone()),
-            access_token: SecretString::from(record.access_token.clone()),
-            saved_at: record.saved_at,
+        Ok(Some(CachedSession {
+            tokens: CachedTokens {
+                id_token: SecretString::from(record.id_token.clone()),
+                access_token: SecretString::from(record.access_token.clone()),
+                saved_at: record.saved_at,
+            },
+            refresh_token: record.refresh_token.clone().map(SecretString::from),
+            expires_at: record.expires_at,
         }))
+    }
+
+    /// Waits for, then takes, the exclusive lock of this cache (a `.lock` file next to it, mode
+    /// 0600, which is never deleted so that every process locks the same file). This blocks the
+    /// thread: call it off an async runtime's workers.
+    pub fn lock(&self) -> Result<CacheLock, TokenCacheError> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| self.io("cannot create its folder", e))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| self.io("cannot restrict its folder", e))?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(self.path.with_extension("lock"))
+            .map_err(|e| self.io("cannot open its lock file", e))?;
+        file.lock().map_err(|e| self.io("cannot lock", e))?;
+        Ok(CacheLock { _file: file })
     }
 
     /// Deletes the cache file; `false` when there was none.
@@ -250,6 +336,7 @@ mod tests {
         TokenSet {
             id_token: SecretString::from("ID-TOKEN-VALUE".to_string()),
             access_token: SecretString::from("ACCESS-TOKEN-VALUE".to_string()),
+            refresh_token: None,
             expires_in: Some(3600),
         }
     }
@@ -312,5 +399,59 @@ mod tests {
         std::fs::write(cache.path(), b"not json").unwrap();
         let err = cache.load().unwrap_err().to_string();
         assert!(err.contains("arkbridge login"), "{err}");
+    }
+
+    #[test]
+    fn a_refreshable_sign_in_keeps_its_refresh_token_and_expiry_privately() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::in_dir(dir.path(), "https://idp/o", "cli");
+        let with_refresh = TokenSet {
+            refresh_token: Some(SecretString::from("REFRESH-TOKEN-VALUE".to_string())),
+            expires_in: Some(300),
+            ..set()
+        };
+        cache.save(&with_refresh, 1_000).unwrap();
+        let session = cache.load_session().unwrap().unwrap();
+        assert_eq!(
+            session.refresh_token.as_ref().unwrap().expose_secret(),
+            "REFRESH-TOKEN-VALUE"
+        );
+        assert_eq!(session.expires_at, Some(1_300));
+        assert!(!session.expires_within(1_239, 60));
+        assert!(session.expires_within(1_240, 60));
+        assert!(session.expires_within(2_000, 60));
+        assert!(!format!("{session:?}").contains("TOKEN-VALUE"));
+        let mode = std::fs::metadata(cache.path())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+
+        // A file written before refresh tokens were kept still loads, with an unknown expiry.
+        cache.save(&set(), 1).unwrap();
+        let mut raw: Value = serde_json::from_slice(&std::fs::read(cache.path()).unwrap()).unwrap();
+        raw.as_object_mut().unwrap().remove("expires_at");
+        std::fs::write(cache.path(), serde_json::to_vec(&raw).unwrap()).unwrap();
+        let old = cache.load_session().unwrap().unwrap();
+        assert!(old.refresh_token.is_none() && old.expires_at.is_none());
+        assert!(!old.expires_within(i64::MAX, 60));
+    }
+
+    #[test]
+    fn the_cache_lock_is_exclusive_and_released_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::in_dir(&dir.path().join("state"), "https://idp/o", "cli");
+        let held = cache.lock().unwrap();
+        let lock_file = cache.path().with_extension("lock");
+        let mode = std::fs::metadata(&lock_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // Another open file description of the same file cannot take it while it is held.
+        let other = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&lock_file)
+            .unwrap();
+        assert!(other.try_lock().is_err());
+        drop(held);
+        assert!(other.try_lock().is_ok());
     }
 }

@@ -16,6 +16,7 @@ fn cached(id_token: String) -> (tempfile::TempDir, TokenCache) {
     let set = TokenSet {
         id_token: SecretString::from(id_token),
         access_token: SecretString::from("unused".to_string()),
+        refresh_token: None,
         expires_in: None,
     };
     cache.save(&set, now()).unwrap();

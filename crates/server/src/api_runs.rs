@@ -78,17 +78,40 @@ pub(crate) async fn start_run(
         block: Some(admission.block.clone()),
         ..request
     };
-    let entry = state.runs.start(
-        state.bridge.clone(),
-        request,
-        admission.page_id,
-        admission.block,
-        state.metrics.clone(),
-    );
+    let (entry, status) = match state.bridge.cluster() {
+        // With several replicas the run is queued and whichever replica has room executes it.
+        Some(cluster) => {
+            let queued = crate::cluster_runs::enqueue(
+                &state,
+                cluster,
+                &request,
+                &admission.page_id,
+                &admission.block,
+            )
+            .await;
+            match queued {
+                Ok(entry) => (entry, "queued"),
+                Err(e) => {
+                    let e = ApiError::internal(format!("cannot queue the run: {e}"));
+                    return failed(e, target);
+                }
+            }
+        }
+        None => (
+            state.runs.start(
+                state.bridge.clone(),
+                request,
+                admission.page_id,
+                admission.block,
+                state.metrics.clone(),
+            ),
+            "running",
+        ),
+    };
     answer(
         StatusCode::ACCEPTED,
         json!({
-            "run_id": entry.id, "status": "running",
+            "run_id": entry.id, "status": status,
             "output": format!("/api/v1/runs/{}/output", entry.id),
             "events": format!("/api/v1/runs/{}/events", entry.id),
         }),
@@ -97,12 +120,18 @@ pub(crate) async fn start_run(
 }
 
 /// The run `id` if the caller may see it.
-fn visible_run(
+async fn visible_run(
     state: &AppState,
     principal: &Principal,
     id: &str,
 ) -> Result<Arc<RunEntry>, ApiError> {
-    let entry = state.runs.get(id).ok_or_else(|| unknown_run(id))?;
+    let found = match state.bridge.cluster() {
+        Some(cluster) => crate::cluster_runs::find(state, cluster, id)
+            .await
+            .map_err(|e| ApiError::internal(format!("store: {e}")))?,
+        None => state.runs.get(id),
+    };
+    let entry = found.ok_or_else(|| unknown_run(id))?;
     if entry.owner.eq_ignore_ascii_case(&principal.user.email) || state.reads_all_audit(principal) {
         Ok(entry)
     } else {
@@ -140,7 +169,7 @@ pub(crate) async fn get_run(
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Response {
-    match visible_run(&state, &principal, &id) {
+    match visible_run(&state, &principal, &id).await {
         Ok(entry) => answer(StatusCode::OK, entry.record(), run_target(&entry)),
         Err(not_here) => match state.bridge.store().get_run(&id).await {
             Ok(Some(run))
@@ -181,7 +210,7 @@ pub(crate) async fn run_output(
             return failed(e, Target::default());
         }
     };
-    match visible_run(&state, &principal, &id) {
+    match visible_run(&state, &principal, &id).await {
         Ok(entry) => {
             let page = entry.output(cursor.after.unwrap_or(0));
             let body = serde_json::to_value(page).unwrap_or_default();
@@ -207,7 +236,7 @@ pub(crate) async fn run_events(
             return failed(e, Target::default());
         }
     };
-    let entry = match visible_run(&state, &principal, &id) {
+    let entry = match visible_run(&state, &principal, &id).await {
         Ok(e) => e,
         Err(e) => return failed(e, Target::default()),
     };

@@ -30,6 +30,7 @@ use axum::http::header::{AUTHORIZATION, COOKIE};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 
@@ -200,6 +201,25 @@ impl Authenticator {
             .verify(token)
             .await
             .map_err(|e| ApiError::from_identity(&e))?;
+        // The verifier refuses a replay to this replica; the store, to every replica.
+        if let Some(cluster) = bridge.cluster() {
+            let digest = Sha256::digest(
+                format!("{}\u{ff}{}", invocation.app_id, invocation.token_id).as_bytes(),
+            );
+            let key: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            let now = jiff::Timestamp::now().as_second();
+            // Accepted up to the verifier's clock skew after `exp`: remember it a little longer.
+            let until = invocation.expires_at.saturating_add(300);
+            match cluster.use_token(&key, until, now).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(ApiError::from_identity(
+                        &arkbridge_identity::IdentityError::Replay,
+                    ));
+                }
+                Err(e) => return Err(ApiError::internal(format!("store: {e}"))),
+            }
+        }
         let mut user = bridge
             .user_for_account(&invocation.principal)
             .await

@@ -11,6 +11,53 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+/// Every `code` the server answers with, its HTTP status and what it means. The OpenAPI
+/// document's `Error` schema lists each one (its `code` enum and description); the tests in
+/// `error_codes_tests.rs` check that the document and this list agree, and that the crate's
+/// source builds no error with a code missing here. Only those tests read it.
+#[cfg(test)]
+#[rustfmt::skip]
+pub(crate) const ERROR_CODES: &[(&str, u16, &str)] = &[
+    ("bad_json", 400, "the request body is not the JSON the endpoint takes"),
+    ("bad_query", 400, "a query parameter is missing, unknown or malformed"),
+    ("bad_request", 400, "a field or path parameter is invalid"),
+    ("bad_payload", 400, "a webhook delivery's body is not a Confluence event"),
+    ("missing_token", 401, "no credential was presented"),
+    ("invalid_token", 401, "the token is malformed or refused"),
+    ("token_expired", 401, "the token has expired"),
+    ("token_not_yet_valid", 401, "the token's `nbf` is in the future"),
+    ("wrong_audience", 401, "the token is for another audience"),
+    ("wrong_issuer", 401, "the token is from another issuer"),
+    ("bad_signature", 401, "the token's (or a webhook's) signature does not verify"),
+    ("token_replayed", 401, "the single-use token was used before"),
+    ("unknown_key", 401, "the token names a key the issuer does not publish"),
+    ("algorithm_refused", 401, "the token's algorithm is not allowed"),
+    ("site_not_allowed", 401, "the Forge token comes from a site not allowed"),
+    ("forge_not_configured", 401, "a Forge token was presented but `[server.forge]` is not set"),
+    ("oidc_not_configured", 401, "a bearer token was presented but no OIDC provider is set"),
+    ("session_expired", 401, "the web UI session has ended or expired; sign in again"),
+    ("denied", 403, "the policy denied the call (see `reasons`)"),
+    ("forbidden", 403, "the caller may not do this"),
+    ("wrong_page", 403, "a Forge macro named another page than its own"),
+    ("csrf", 403, "a state-changing call with the session cookie lacks its `X-CSRF-Token`"),
+    ("unknown_page", 404, "no such page, or not visible"),
+    ("unknown_block", 404, "no such runbook block on the page"),
+    ("unknown_run", 404, "no such run visible to the caller"),
+    ("no_checkpoint", 404, "no checkpoint has been signed yet"),
+    ("no_route", 404, "no such endpoint"),
+    ("webhook_not_configured", 404, "the webhook is not configured"),
+    ("method_not_allowed", 405, "the endpoint does not serve that method"),
+    ("ambiguous_block", 409, "the page has several runbook blocks and none was named"),
+    ("bad_runbook", 422, "the page or block cannot be read as a runbook"),
+    ("rate_limited", 429, "too many calls by this caller; see `Retry-After`"),
+    ("internal", 500, "an internal error"),
+    ("upstream", 502, "Confluence or CyberArk refused or failed"),
+    ("unavailable", 503, "a service the call needs is unavailable"),
+    ("identity_provider_unavailable", 503, "the identity provider cannot be reached"),
+    ("shutting_down", 503, "the server is shutting down and starts no new run"),
+    ("webhook_unavailable", 503, "the webhook's secret could not be resolved"),
+];
+
 /// An API error: status, stable code, message and, for denials, the policy's reasons.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{code}: {error}")]
@@ -151,6 +198,10 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+#[path = "error_codes_tests.rs"]
+mod codes_tests;
 
 #[cfg(test)]
 mod tests {

@@ -26,11 +26,15 @@
 mod api;
 mod api_auth_info;
 mod api_runs;
+mod api_scans;
 pub mod auth;
+pub mod cluster_node;
+mod cluster_runs;
 mod error;
 mod health;
 pub mod json_log;
 mod limit;
+mod line_diff;
 mod metrics;
 mod middleware;
 mod runs;
@@ -38,6 +42,9 @@ pub mod scheduler;
 mod serve;
 mod web;
 mod web_approvals;
+mod web_approvals_api;
+mod web_approvals_diff;
+mod web_approvals_model;
 mod web_audit;
 mod web_findings;
 mod web_html;
@@ -88,6 +95,10 @@ pub struct ServerState {
     web: Option<Arc<WebUi>>,
     /// The Data Center webhook, when `[server.webhook]` is configured and its secret resolved.
     webhook: Option<Webhook>,
+    /// Bumped when a run is queued here, so this replica's claimer looks at once.
+    claimer: watch::Sender<u64>,
+    /// Set when this replica fences itself (`cluster_node.rs`): serving stops.
+    fenced: watch::Sender<bool>,
 }
 
 /// The shared state handed to [`router`].
@@ -125,7 +136,36 @@ impl ServerState {
             readiness: Mutex::new(None),
             web,
             webhook,
+            claimer: watch::channel(0).0,
+            fenced: watch::channel(false).0,
         })
+    }
+
+    /// Wakes this replica's claimer of queued runs.
+    pub(crate) fn wake_claimer(&self) {
+        self.claimer.send_modify(|n| *n += 1);
+    }
+
+    pub(crate) fn claimer_wakeups(&self) -> watch::Receiver<u64> {
+        self.claimer.subscribe()
+    }
+
+    /// How often a replica looks at the store for queued runs and new output.
+    pub(crate) fn cluster_poll(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.bridge.config().cluster.poll_millis)
+    }
+
+    /// Stops this replica for good: no new runs, every run stopped, serving ends. Another
+    /// replica recovers the stopped runs' credentials.
+    pub async fn fence(&self) {
+        self.begin_shutdown();
+        self.fenced.send_replace(true);
+        self.runs.stop_all().await;
+    }
+
+    /// A receiver that turns `true` when this replica fenced itself.
+    pub fn fenced(&self) -> watch::Receiver<bool> {
+        self.fenced.subscribe()
     }
 
     /// Refuses new runs from now on; everything else keeps answering.
@@ -189,6 +229,12 @@ pub fn api_routes() -> Vec<(&'static str, Method, MethodRouter<AppState>)> {
             get(api_auth_info::whoami),
         ),
         ("/api/v1/approvals", Method::POST, post(api::approve)),
+        ("/api/v1/scans", Method::POST, post(api_scans::start_scan)),
+        (
+            "/api/v1/approvals",
+            Method::GET,
+            get(web_approvals_api::list_approvals),
+        ),
         ("/api/v1/explain", Method::GET, get(api::explain)),
         ("/api/v1/audit", Method::GET, get(api::audit_records)),
         ("/api/v1/audit/verify", Method::GET, get(api::audit_verify)),

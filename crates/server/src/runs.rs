@@ -4,7 +4,8 @@
 //!
 //! The output arrives masked: it comes from the runner's masked sink, the only output the engine
 //! hands out. Finished runs are kept up to `[server] keep_finished_runs`, then the oldest go.
-//! (PostgreSQL-backed output for several replicas is issue 10.)
+//! With several replicas (`cluster_runs.rs`) the runs this replica claimed run here too, and
+//! every replica lists a mirror of each run it is asked about, fed from the store.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -41,6 +42,10 @@ struct RunState {
     error: Option<String>,
     reasons: Option<Vec<String>>,
     finished_us: Option<i64>,
+    /// For a run another replica executes: its final record as that replica stored it.
+    stored_record: Option<serde_json::Value>,
+    exit_code: Option<i32>,
+    mode: Option<String>,
 }
 
 /// One API run.
@@ -158,6 +163,8 @@ impl RunEntry {
         match result {
             Ok(report) => {
                 state.status = report.status.clone();
+                state.exit_code = report.exit_code;
+                state.mode = Some(report.mode.clone());
                 state.report = Some(report);
             }
             Err(e) => {
@@ -198,15 +205,14 @@ impl RunEntry {
         // The cursor never goes back: the last seq handed out, or the caller's own.
         let next = chunks.last().map_or(after, |c| c.seq);
         let done = state.finished_us.is_some() && next >= state.next_seq;
-        let report = state.report.as_ref();
         OutputPage {
             chunks,
             next,
             done,
             dropped,
             status: done.then(|| state.status.clone()),
-            exit_code: report.and_then(|r| r.exit_code),
-            mode: report.map(|r| r.mode.clone()),
+            exit_code: state.exit_code,
+            mode: state.mode.clone(),
         }
     }
 
@@ -230,6 +236,9 @@ impl RunEntry {
     /// top (as `arkbridge run --json` prints them; `run_id` is the engine's id) and the API's
     /// own (`id`, `status`, `started_us`, `finished_us`, `error`, `reasons`).
     pub fn record(&self) -> serde_json::Value {
+        if let Some(stored) = self.lock().stored_record.clone() {
+            return stored;
+        }
         let view = self.view();
         let mut record = view
             .report
@@ -246,6 +255,73 @@ impl RunEntry {
         record["error"] = serde_json::json!(view.error);
         record["reasons"] = serde_json::json!(view.reasons);
         record
+    }
+
+    /// Adds a chunk another replica stored (`cluster_runs.rs`), keeping its sequence number.
+    pub(crate) fn push_stored(&self, seq: u64, stream: &str, text: String) {
+        let mut state = self.lock();
+        if seq <= state.next_seq {
+            return;
+        }
+        // Chunks the executing replica trimmed before this one was read count as dropped.
+        let skipped = seq - state.next_seq - 1;
+        state.dropped += skipped;
+        state.next_seq = seq;
+        state.bytes += text.len();
+        let stream = if stream == "stderr" {
+            "stderr"
+        } else {
+            "stdout"
+        };
+        state.chunks.push_back(Chunk { seq, stream, text });
+        while state.bytes > self.limit && state.chunks.len() > 1 {
+            if let Some(old) = state.chunks.pop_front() {
+                state.bytes -= old.text.len();
+                state.dropped += 1;
+            }
+        }
+        drop(state);
+        self.changed.send_modify(|v| *v += 1);
+    }
+
+    /// Sets the status of a run another replica executes (`queued`, `running`).
+    pub(crate) fn set_stored_status(&self, status: &str) {
+        let mut state = self.lock();
+        if state.finished_us.is_none() && state.status != status {
+            state.status = status.to_string();
+            drop(state);
+            self.changed.send_modify(|v| *v += 1);
+        }
+    }
+
+    /// Ends a run another replica executed, with the record it stored.
+    pub(crate) fn finish_stored(&self, status: &str, record: serde_json::Value, finished_us: i64) {
+        let mut state = self.lock();
+        if state.finished_us.is_some() {
+            return;
+        }
+        state.status = status.to_string();
+        state.exit_code = record
+            .get("exit_code")
+            .and_then(serde_json::Value::as_i64)
+            .and_then(|c| i32::try_from(c).ok());
+        state.mode = record
+            .get("mode")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string);
+        state.error = record
+            .get("error")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string);
+        state.stored_record = Some(record);
+        state.finished_us = Some(finished_us);
+        drop(state);
+        self.changed.send_modify(|v| *v += 1);
+    }
+
+    /// The last sequence number handed to this run's output.
+    pub(crate) fn last_seq(&self) -> u64 {
+        self.lock().next_seq
     }
 
     /// A receiver that sees every later change of this run.
@@ -297,6 +373,29 @@ impl RunRegistry {
         *self.active.borrow()
     }
 
+    fn new_entry(
+        &self,
+        id: String,
+        owner: String,
+        page_id: String,
+        block: String,
+        status: &str,
+    ) -> Arc<RunEntry> {
+        Arc::new(RunEntry {
+            id,
+            owner,
+            page_id,
+            block,
+            started_us: micros_now(),
+            limit: self.limit,
+            state: Mutex::new(RunState {
+                status: status.into(),
+                ..RunState::default()
+            }),
+            changed: watch::channel(0).0,
+        })
+    }
+
     /// Starts `req` in the background; returns its entry at once.
     pub fn start(
         &self,
@@ -306,19 +405,70 @@ impl RunRegistry {
         block: String,
         metrics: Arc<Metrics>,
     ) -> Arc<RunEntry> {
-        let entry = Arc::new(RunEntry {
-            id: uuid::Uuid::new_v4().to_string(),
-            owner: req.user.email.clone(),
-            page_id,
-            block,
-            started_us: micros_now(),
-            limit: self.limit,
-            state: Mutex::new(RunState {
-                status: "running".into(),
-                ..RunState::default()
-            }),
-            changed: watch::channel(0).0,
-        });
+        let id = uuid::Uuid::new_v4().to_string();
+        let entry = self.new_entry(id, req.user.email.clone(), page_id, block, "running");
+        self.launch(&entry, bridge, req, metrics);
+        self.register(&entry);
+        entry
+    }
+
+    /// Starts a run this replica claimed from the cluster's queue, under the queue's id. The
+    /// entry is not listed: every replica, this one included, shows it through a mirror of
+    /// the stored run (`cluster_runs.rs`).
+    pub(crate) fn start_claimed(
+        &self,
+        id: String,
+        bridge: Arc<Bridge>,
+        req: RunRequest,
+        page_id: String,
+        block: String,
+        metrics: Arc<Metrics>,
+    ) -> Arc<RunEntry> {
+        let entry = self.new_entry(id, req.user.email.clone(), page_id, block, "running");
+        self.launch(&entry, bridge, req, metrics);
+        entry
+    }
+
+    /// Lists a mirror of a run another replica (or this one's claimer) executes.
+    pub(crate) fn mirror(
+        &self,
+        id: &str,
+        owner: &str,
+        page_id: &str,
+        block: &str,
+        status: &str,
+    ) -> (Arc<RunEntry>, bool) {
+        let mut registry = self.lock();
+        if let Some(existing) = registry.by_id.get(id) {
+            return (existing.clone(), false);
+        }
+        let entry = self.new_entry(
+            id.into(),
+            owner.into(),
+            page_id.into(),
+            block.into(),
+            status,
+        );
+        registry.order.push_back(entry.id.clone());
+        registry.by_id.insert(entry.id.clone(), entry.clone());
+        self.evict(&mut registry);
+        (entry, true)
+    }
+
+    fn register(&self, entry: &Arc<RunEntry>) {
+        let mut registry = self.lock();
+        registry.order.push_back(entry.id.clone());
+        registry.by_id.insert(entry.id.clone(), entry.clone());
+        self.evict(&mut registry);
+    }
+
+    fn launch(
+        &self,
+        entry: &Arc<RunEntry>,
+        bridge: Arc<Bridge>,
+        req: RunRequest,
+        metrics: Arc<Metrics>,
+    ) {
         self.active.send_modify(|n| *n += 1);
         let task_entry = entry.clone();
         let active = self.active.clone();
@@ -356,11 +506,6 @@ impl RunRegistry {
             ))));
             self.active.send_modify(|n| *n = n.saturating_sub(1));
         }
-        let mut registry = self.lock();
-        registry.order.push_back(entry.id.clone());
-        registry.by_id.insert(entry.id.clone(), entry.clone());
-        self.evict(&mut registry);
-        entry
     }
 
     /// Drops the oldest finished runs beyond the configured number.

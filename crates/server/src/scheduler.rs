@@ -123,7 +123,7 @@ impl Scheduler {
         let retries = spawn_every(ROTATION_RETRY_PERIOD, move || {
             let state = retry_state.clone();
             on_own_thread("rotation-retry", async move || {
-                retry_rotations(&state).await
+                retry_rotations(&state).await;
             })
         });
         Scheduler {
@@ -148,7 +148,7 @@ impl Drop for Scheduler {
 /// Runs the future `job` makes on a thread of its own inside the current runtime, and waits
 /// for it. The engine's futures are not provably `Send` (as for runs in `runs.rs`), so they
 /// cannot be spawned as tasks; `Handle::block_on` never moves them between threads.
-async fn on_own_thread<F>(name: &'static str, job: F)
+pub(crate) async fn on_own_thread<F>(name: &'static str, job: F)
 where
     F: AsyncFnOnce() + Send + 'static,
 {
@@ -177,7 +177,7 @@ where
 /// The daily audit as `arkbridge audit daily` runs it: the report is stored and audited by the
 /// engine, then posted to `[daily] post_to` when set. Failures are logged; the next day tries
 /// again.
-async fn run_daily_audit(state: &AppState) {
+pub(crate) async fn run_daily_audit(state: &AppState) {
     let bridge = &state.bridge;
     let report = match bridge.daily_audit().await {
         Ok(report) => report,
@@ -208,17 +208,23 @@ async fn run_daily_audit(state: &AppState) {
 
 /// Retries failed rotations through the engine's recovery, which also settles leases a crashed
 /// run left (runs of this server hold their locks, so they are left alone).
-async fn retry_rotations(state: &AppState) {
+/// Returns whether recovery should be tried again soon (a dead run's account was busy).
+pub(crate) async fn retry_rotations(state: &AppState) -> bool {
     match state.bridge.recover().await {
-        Ok(report) if !report.rotated.is_empty() || !report.failed.is_empty() => {
-            tracing::info!(
-                rotated = ?report.rotated,
-                failed = ?report.failed,
-                "retried failed rotations"
-            );
+        Ok(report) => {
+            if !report.rotated.is_empty() || !report.failed.is_empty() {
+                tracing::info!(
+                    rotated = ?report.rotated,
+                    failed = ?report.failed,
+                    "retried failed rotations"
+                );
+            }
+            report.deferred > 0
         }
-        Ok(_) => {}
-        Err(e) => tracing::error!(error = %e, "retrying failed rotations failed"),
+        Err(e) => {
+            tracing::error!(error = %e, "retrying failed rotations failed");
+            false
+        }
     }
 }
 

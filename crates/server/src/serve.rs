@@ -24,6 +24,8 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
     #[error("settling the credentials of stopped runs failed: {0}")]
     Recovery(#[from] arkbridge_engine::EngineError),
+    #[error("cannot join the other replicas: {0}")]
+    Cluster(#[from] arkbridge_store::StoreError),
 }
 
 /// What shutdown found.
@@ -42,7 +44,18 @@ pub async fn serve(
 ) -> Result<ShutdownReport, ServeError> {
     // The daily audit and the rotation retries run while serving. They stop when shutdown
     // begins, or when the server fails, as the scheduler is dropped with the shutdown future.
-    let scheduler = crate::scheduler::Scheduler::start(&state);
+    // With several replicas (`cluster_node.rs`) the elected leader does the scheduled work.
+    let cluster = crate::cluster_node::join(&state).await?;
+    let scheduler = cluster
+        .is_none()
+        .then(|| crate::scheduler::Scheduler::start(&state));
+    let mut fenced = state.fenced();
+    let signal = async move {
+        tokio::select! {
+            () = signal => {}
+            _ = fenced.wait_for(|f| *f) => {}
+        }
+    };
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let drain = state.clone();
     let stopped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -56,7 +69,9 @@ pub async fn serve(
                 "shutting down: no new runs; waiting for running runs"
             );
             drain.begin_shutdown();
-            scheduler.stop();
+            if let Some(scheduler) = &scheduler {
+                scheduler.stop();
+            }
             let left = drain.runs.wait_idle(grace).await;
             stopped_in.store(left, std::sync::atomic::Ordering::SeqCst);
             drain.end_streams();
@@ -76,6 +91,8 @@ pub async fn serve(
     } else {
         state.bridge.shutdown().await;
     }
+    drop(cluster);
+    crate::cluster_node::leave(&state).await;
     tracing::info!("arkbridge serve stopped");
     Ok(ShutdownReport { stopped_runs })
 }

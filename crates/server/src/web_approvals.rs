@@ -1,15 +1,15 @@
 //! The approvals view at `/ui/approvals?page=ID`: each `write` block of the page with its
-//! current script, whether that exact script (by SHA-256) is approved, the block's approval
-//! history, and an Approve button for members of the approver groups.
+//! current script, whether that exact script (by SHA-256) is approved, what changed since the
+//! last approved script (a line diff), the block's approval history, and an Approve button for
+//! members of the approver groups.
 //!
-//! The store keeps approved digests, not texts, so the view shows the current text and the
-//! digest of the last approved script next to it. Approving goes through the API
+//! The store keeps approved digests, not texts; `web_approvals_model.rs` reads the approved
+//! script back from the page version it was approved on and checks its digest, and
+//! `web_approvals_diff.rs` renders the diff. Approving goes through the API
 //! (`POST /api/v1/approvals`, with the session's CSRF token), where the engine applies every
 //! rule (an approver may not approve their own edit, for one) and audits the decision.
 
-use arkbridge_core::storage::runbooks;
-use arkbridge_engine::script_sha256;
-use arkbridge_store::{ApprovalRecord, Store};
+use arkbridge_store::ApprovalRecord;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -18,6 +18,10 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::web_approvals_diff::diff_table;
+use crate::web_approvals_model::{
+    ApprovalState, BlockApprovals, PageApprovals, page_approvals, unrecoverable_text,
+};
 use crate::web_html::{error_page, escape, page, time_text};
 use crate::web_pages::{engine_error_page, require_session};
 use crate::web_session::Session;
@@ -79,85 +83,82 @@ async fn blocks_view(
     page_id: &str,
 ) -> Result<(String, String), ApiError> {
     let user = &session.principal.user;
-    // Checks that the user may view the page (and audits a refusal) before showing its text.
-    let listed = state
-        .bridge
-        .page_runbooks(user, page_id)
-        .await
-        .map_err(|e| ApiError::from_engine(&e))?;
-    let page = state
-        .bridge
-        .confluence()
-        .get_page(&listed.page_id)
-        .await
-        .map_err(|e| ApiError::from_engine(&e.into()))?;
-    let blocks = runbooks(&page.body_storage).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_runbook",
-            e.to_string(),
-        )
-    })?;
+    let approvals = page_approvals(state, user, page_id).await?;
     let approver = user
         .groups
         .iter()
         .any(|g| state.bridge.config().policy.approver_groups.contains(g));
-    let mut out = String::new();
-    for (i, block) in blocks.iter().enumerate() {
-        if block.mode.as_str() != "write" {
-            continue;
-        }
-        let history = state
-            .bridge
-            .store()
-            .approvals(&listed.page_id, &block.name)
-            .await
-            .map_err(|e| ApiError::internal(format!("store: {e}")))?;
-        let current = script_sha256(&block.script);
-        out.push_str(&block_markup(
-            i,
-            &listed.page_id,
-            block,
-            &current,
-            &history,
-            approver,
-        ));
-    }
+    let mut out: String = approvals
+        .blocks
+        .iter()
+        .map(|b| block_markup(&approvals, b, approver))
+        .collect();
     if out.is_empty() {
         out.push_str("<p>This page has no write blocks: nothing needs approval.</p>");
     }
-    Ok((listed.title, out))
+    Ok((approvals.title, out))
 }
 
-fn block_markup(
-    i: usize,
-    page_id: &str,
-    block: &arkbridge_core::runbook::Runbook,
-    current: &str,
-    history: &[ApprovalRecord],
-    approver: bool,
-) -> String {
-    let approved = history.iter().any(|a| a.script_sha256 == current);
-    let status = if approved {
-        "<p class=\"ok\">This exact script is approved.</p>".to_string()
-    } else {
-        match history.last() {
-            Some(last) => format!(
-                "<p class=\"error\">Pending: the script changed since the last approval \
-                 (of <code>{}</code>, page version {}, by {}). The store keeps approved digests, \
-                 not texts, so the current text is shown.</p>",
-                escape(&last.script_sha256),
-                last.page_version,
-                escape(&last.approver)
-            ),
-            None => "<p class=\"error\">Pending: this block was never approved.</p>".to_string(),
+/// The sentence about the last approval of a block whose script changed since.
+fn changed_since(last: &ApprovalRecord) -> String {
+    format!(
+        "Pending: the script changed since the last approval (of <code>{}</code>, page version \
+         {}, by {}).",
+        escape(&last.script_sha256),
+        last.page_version,
+        escape(&last.approver)
+    )
+}
+
+/// The status line and, when there is one, the diff of a block.
+fn status_markup(page: &PageApprovals, block: &BlockApprovals) -> String {
+    match (&block.state, block.last()) {
+        (ApprovalState::Approved, _) => {
+            "<p class=\"ok\">This exact script is approved.</p>".to_string()
         }
-    };
+        (ApprovalState::NeverApproved { .. }, _) | (_, None) => {
+            "<p class=\"error\">Pending: this block was never approved.</p>\
+             <p class=\"never-approved\">Never approved: the whole script is new; it is shown \
+             in full below.</p>"
+                .to_string()
+        }
+        (ApprovalState::Changed { diff }, Some(last)) => {
+            let caption = format!(
+                "Changes to {} from the script approved on page version {} (removed lines) to \
+                 the current script of version {} (added lines)",
+                escape(&block.name),
+                last.page_version,
+                page.page_version
+            );
+            format!(
+                "<p class=\"error\">{}</p>{}",
+                changed_since(last),
+                diff_table(&caption, diff)
+            )
+        }
+        (ApprovalState::Unrecoverable { version, why }, Some(last)) => {
+            let text = unrecoverable_text(*version, why);
+            let mut sentence = text[..1].to_uppercase();
+            sentence.push_str(&text[1..]);
+            format!(
+                "<p class=\"error\">{}</p><p class=\"unrecoverable\" role=\"note\">{}. No \
+                 diff can be shown: compare the current script below with the approved digest.</p>",
+                changed_since(last),
+                escape(&sentence)
+            )
+        }
+    }
+}
+
+fn block_markup(page: &PageApprovals, block: &BlockApprovals, approver: bool) -> String {
+    let i = block.index;
+    let approved = matches!(block.state, ApprovalState::Approved);
+    let status = status_markup(page, block);
     let button = if !approved && approver {
         format!(
             "<p><button type=\"button\" class=\"approve\" data-page=\"{}\" data-block=\"{}\" \
              data-result=\"ap{i}\">Approve {}</button></p>",
-            escape(page_id),
+            escape(&page.page_id),
             escape(&block.name),
             escape(&block.name)
         )
@@ -166,7 +167,8 @@ fn block_markup(
     } else {
         String::new()
     };
-    let rows: String = history
+    let rows: String = block
+        .history
         .iter()
         .rev()
         .map(|a| {
@@ -194,7 +196,7 @@ fn block_markup(
          <pre class=\"note\" aria-label=\"Current script of {}\">{}</pre>{button}\
          <p id=\"ap{i}\" role=\"status\" aria-live=\"polite\" class=\"result\"></p>{table}</section>",
         escape(&block.name),
-        escape(current),
+        escape(&block.script_sha256),
         escape(&block.name),
         escape(&block.script),
     )

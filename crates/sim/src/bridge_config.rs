@@ -140,6 +140,7 @@ pub(crate) fn build(seed: &Seed, info: &SimInfo, dir: &Path) -> Result<Config, S
         audit: Default::default(),
         rotation: Default::default(),
         store: Default::default(),
+        cluster: Default::default(),
         scanner: ScannerConfig {
             fingerprint_key: seed
                 .safes

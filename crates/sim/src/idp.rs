@@ -47,6 +47,8 @@ pub(crate) struct Flows {
     pub(crate) devices: HashMap<String, DeviceGrant>,
     /// `jti`s of access tokens revoked because their authorization code was replayed.
     pub(crate) revoked: HashSet<String>,
+    /// Refresh tokens by digest (`oidc_refresh.rs`).
+    pub(crate) refresh: HashMap<String, crate::oidc_refresh::RefreshGrant>,
 }
 
 pub(crate) struct IdpState {

@@ -63,6 +63,7 @@ mod ispss;
 mod oidc;
 mod oidc_authorize;
 mod oidc_device;
+mod oidc_refresh;
 mod oidc_token;
 mod perms;
 mod pki;

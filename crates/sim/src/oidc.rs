@@ -28,7 +28,13 @@ use crate::idp_seed::IdpUser;
 pub(crate) const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// The scopes the provider grants.
-pub(crate) const SCOPES: &[&str] = &["openid", "profile", "email", "groups"];
+pub(crate) const SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "groups",
+    crate::oidc_refresh::OFFLINE_ACCESS,
+];
 
 /// Splits and checks a `scope` parameter (`openid` when absent); `Err` is the `invalid_scope`
 /// description.
@@ -68,7 +74,7 @@ pub(crate) async fn discovery(State(s): State<Arc<IdpState>>) -> Response {
             "device_authorization_endpoint": format!("{i}/v1/device/authorize"),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
-            "grant_types_supported": ["authorization_code", DEVICE_GRANT],
+            "grant_types_supported": ["authorization_code", DEVICE_GRANT, "refresh_token"],
             "subject_types_supported": ["public"],
             "scopes_supported": SCOPES,
             "token_endpoint_auth_methods_supported":
@@ -99,10 +105,12 @@ pub(crate) struct Grant<'a> {
     pub(crate) auth_time: i64,
 }
 
-/// A token response and the id of the access token in it.
+/// A token response, the id of the access token in it, and its refresh token (scope
+/// `offline_access` only).
 pub(crate) struct Issued {
     pub(crate) response: Response,
     pub(crate) access_jti: String,
+    pub(crate) refresh_token: Option<String>,
 }
 
 fn has(scopes: &[String], scope: &str) -> bool {
@@ -176,9 +184,15 @@ pub(crate) fn issue(s: &IdpState, g: &Grant<'_>) -> Result<Issued, Response> {
         }
         body["id_token"] = json!(s.oidc_key.sign(&id).map_err(|_| failed())?);
     }
+    let refresh_token = has(g.scopes, crate::oidc_refresh::OFFLINE_ACCESS)
+        .then(|| crate::oidc_refresh::mint(s, g, &access_jti));
+    if let Some(token) = &refresh_token {
+        body["refresh_token"] = json!(token);
+    }
     Ok(Issued {
         response: no_store(http::json(StatusCode::OK, &body)),
         access_jti,
+        refresh_token,
     })
 }
 

@@ -1,7 +1,7 @@
 //! The token endpoint (`{issuer}/v1/token`): client authentication (RFC 6749 §2.3:
 //! `client_secret_basic`, `client_secret_post`, or none for a public client) and the
 //! authorization code grant with PKCE (RFC 6749 §4.1.3, RFC 7636 §4.6). The device code grant's
-//! polling is in [`crate::oidc_device`].
+//! polling is in [`crate::oidc_device`], the refresh token grant in [`crate::oidc_refresh`].
 //!
 //! A code is exchanged once: the first attempt spends it whatever its outcome, so a wrong
 //! `code_verifier` cannot be retried, and a second exchange of a spent code is refused and
@@ -229,6 +229,7 @@ pub(crate) async fn token(
     match p.get("grant_type") {
         Some("authorization_code") => code_grant(&s, client, &p),
         Some(DEVICE_GRANT) => crate::oidc_device::poll(&s, client, &p),
+        Some("refresh_token") => crate::oidc_refresh::grant(&s, client, &p),
         Some(_) => bad_request(
             "unsupported_grant_type",
             "The authorization server does not support the requested grant type.",

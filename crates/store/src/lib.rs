@@ -21,9 +21,11 @@ mod pg;
 mod pg_any;
 mod pg_append;
 mod pg_audit;
+mod pg_cluster;
 mod pg_findings;
 mod pg_group_commit;
 mod pg_migrate;
+mod pg_queue;
 mod pg_rows;
 mod pg_snapshots;
 mod pg_store;
@@ -45,6 +47,8 @@ pub use model::{
 };
 pub use pg::{PgOptions, PgStore, PgTls};
 pub use pg_any::AnyStore;
+pub use pg_cluster::{Cluster, LockSession, ReplicaRow, RunOwner, lock_key};
+pub use pg_queue::{QueuedRun, StoredChunk};
 pub use pg_migrate::copy_sqlite_to_pg;
 pub use sqlite::SqliteStore;
 pub use sqlite_lease_history::TimedLease;
@@ -284,4 +288,12 @@ pub trait Store: Send + Sync + 'static {
         &self,
         since_micros: i64,
     ) -> impl Future<Output = Result<Vec<TimedLease>>> + Send;
+
+    // Several replicas (PostgreSQL only).
+
+    /// What replicas sharing this store cooperate through; `None` for a store only one process
+    /// uses (the embedded SQLite file).
+    fn cluster(&self) -> Option<Cluster> {
+        None
+    }
 }

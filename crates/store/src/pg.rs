@@ -259,6 +259,11 @@ impl PgStore {
         Ok(true)
     }
 
+    /// What replicas on this database share (`pg_cluster.rs`).
+    pub fn pg_cluster(&self) -> crate::Cluster {
+        crate::Cluster::new(self.pool.clone())
+    }
+
     /// The connection pool, for the store's other PostgreSQL modules.
     pub(crate) fn pool(&self) -> &PgPool {
         &self.pool

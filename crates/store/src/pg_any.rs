@@ -59,6 +59,13 @@ macro_rules! delegate {
 }
 
 impl Store for AnyStore {
+    fn cluster(&self) -> Option<crate::Cluster> {
+        match self {
+            AnyStore::Sqlite(_) => None,
+            AnyStore::Postgres(s) => Some(s.pg_cluster()),
+        }
+    }
+
     async fn insert_run(&self, run: &RunRecord) -> Result<()> {
         delegate!(self, insert_run(run))
     }

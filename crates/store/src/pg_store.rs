@@ -25,6 +25,10 @@ fn leases(timed: Vec<TimedLease>) -> Vec<Lease> {
 }
 
 impl Store for PgStore {
+    fn cluster(&self) -> Option<crate::Cluster> {
+        Some(self.pg_cluster())
+    }
+
     async fn insert_run(&self, run: &RunRecord) -> Result<()> {
         pg_rows::insert_run(self.pool(), run).await
     }
