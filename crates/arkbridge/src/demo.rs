@@ -1,24 +1,23 @@
 //! `arkbridge demo`: everything on embedded defaults, in one process. It starts the simulators
 //! with the demo data, connects a bridge to them (SQLite in the demo folder), runs the demo
 //! runbook as alice, shows what happened, then serves the web UI (signed in to through the
-//! simulated OIDC provider) until Ctrl-C, or exits with `--once`.
+//! simulated OIDC provider; see `demo_web`) until SIGINT/SIGTERM, or exits with `--once`.
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use arkbridge_core::config::{Config, ConfigSecret, WebSection};
+use arkbridge_core::config::Config;
 use arkbridge_core::storage::plain_text;
 use arkbridge_engine::{Bridge, RunRequest, VerifiedUser};
 use arkbridge_runner::Stream;
-use arkbridge_server::{Authenticator, ServerState, WebUi, serve};
 use arkbridge_sim::SimOptions;
 use arkbridge_store::Store;
 
 use crate::cli::DemoArgs;
+use crate::demo_web::{check_listen, serve_web_ui};
 use crate::run_cmd::{report_recovery, summary, warn_identity};
-use crate::sim_cmd::wait_for_shutdown;
 use arkbridge_identity::{CachedTokens, DEFAULT_SCOPES, DeviceFlow, system_unix};
 use arkbridge_sim::SimHandle;
 
@@ -26,14 +25,13 @@ const DEMO_PAGE: &str = "Restart payments API";
 const DEMO_APPROVER: &str = "carol@example.com";
 const DEMO_USER: &str = "alice@example.com";
 const DENIED_USER: &str = "bob@example.com";
-/// The simulator's confidential OIDC client for the web UI.
-const WEB_CLIENT: &str = "arkbridge-web";
 
 pub(crate) async fn main(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    check_listen(args.listen)?;
     let dir = std::path::absolute(&args.dir).context("cannot resolve the demo folder")?;
     let sim = arkbridge_sim::start(SimOptions {
         dir: dir.clone(),
-        seed: None,
+        seed: args.seed.clone(),
         cpm_delay: Duration::from_millis(500),
     })
     .await
@@ -187,63 +185,21 @@ pub(crate) async fn main(args: DemoArgs) -> anyhow::Result<ExitCode> {
         "   arkbridge audit verify --config {}",
         config_path.display()
     );
-    serve_web_ui(&sim, &config, &dir).await?;
+    serve_web_ui(
+        &sim,
+        &config,
+        &dir,
+        args.listen,
+        &[DEMO_USER, DENIED_USER, DEMO_APPROVER],
+        !args.no_browser,
+    )
+    .await?;
     sim.shutdown().await;
     Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
-}
-
-/// Serves the web UI on a free loopback port until Ctrl-C, signed in to through the
-/// simulator's OIDC provider as its `arkbridge-web` client. The client's secret is the
-/// simulator's random one, given inline to this in-memory config only.
-async fn serve_web_ui(
-    sim: &SimHandle,
-    config: &Config,
-    dir: &std::path::Path,
-) -> anyhow::Result<()> {
-    let identity = &sim.info().identity;
-    let secret = identity
-        .oidc_clients
-        .iter()
-        .find(|c| c.client_id == WEB_CLIENT)
-        .and_then(|c| c.client_secret.clone())
-        .with_context(|| format!("the simulator registers no confidential {WEB_CLIENT} client"))?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("cannot listen on a loopback port for the web UI")?;
-    let address = listener.local_addr().context("no local address")?;
-    let mut config = config.clone();
-    config.allow_inline_secrets = true;
-    config.server.web = Some(WebSection {
-        client_id: WEB_CLIENT.into(),
-        client_secret: ConfigSecret::Inline(secret),
-        public_url: format!("http://{address}"),
-        session_ttl_secs: 8 * 3600,
-        cookie_secure: None,
-    });
-    let auth = Authenticator::from_config(&config).context("invalid identity settings")?;
-    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    let (bridge, _) = Bridge::connect(config)
-        .await
-        .context("cannot connect the web UI's bridge")?;
-    let web = WebUi::for_bridge(&bridge).context("cannot set up the web UI")?;
-    println!("\n== the web UI: http://{address}/ui");
-    println!(
-        "   sign in as {DEMO_USER}, {DENIED_USER} or {DEMO_APPROVER}; their passwords are in {}",
-        dir.join("sim.json").display()
-    );
-    println!("   Ctrl-C to stop.");
-    let state = ServerState::with_web(std::sync::Arc::new(bridge), auth, web);
-    let signal = async {
-        if let Err(e) = wait_for_shutdown().await {
-            tracing::error!(error = %e, "cannot wait for signals; shutting down");
-        }
-    };
-    serve(listener, state, grace, signal).await?;
-    Ok(())
 }
 
 async fn show_audit<S: Store>(bridge: &Bridge<S>, run_id: &str) -> anyhow::Result<()> {

@@ -5,6 +5,7 @@ mod audit_cmd;
 mod cli;
 mod daily_cmd;
 mod demo;
+mod demo_web;
 mod doctor_cmd;
 mod findings_cmd;
 mod logging;

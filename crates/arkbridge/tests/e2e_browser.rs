@@ -1,180 +1,229 @@
-//! The web UI in real headless Chromium: `arkbridge sim` and `arkbridge serve` with
-//! `[server.web]` (the simulator's `arkbridge-web` client), then `tests/browser/web_ui.mjs`
-//! through playwright-core with `/usr/bin/chromium` (or `$CHROMIUM`): carol approves the
-//! `restart` block, alice runs it and sees its masked output arrive, bob sees the denial of
-//! `health` with its reasons. Screenshots are kept under `target/browser-screenshots/`.
+//! Issue 9's browser test: the web UI of `arkbridge demo` (the README's first command, with
+//! `--no-browser`, a planted secret in its seed, and the UI's URL read from `web-ui.json`) in
+//! real headless Chromium through playwright-core (`tests/browser/web_ui.mjs`, with
+//! `/usr/bin/chromium` or `$CHROMIUM`), one scenario after the other:
+//!   1. alice signs in at the simulated provider, runs `restart` and watches its masked output
+//!      arrive live; the run's comment is then on the page in the Confluence simulator;
+//!   2. bob signs in and sees the denial of `restart` with every reason `policy explain` gives;
+//!   3. alice edits the block through the Confluence simulator's API, which voids its approval;
+//!      carol approves the edited block, which the approvals view then shows approved, and the
+//!      engine lets alice run it again.
 //!
-//! Chromium and npm are required, not optional: without them the test fails and says how to
-//! install them (`.ci/run` installs both).
+//! Screenshots of each step are kept under `target/browser-screenshots/` (CI artifacts); they
+//! and every log are searched for the secret values. Chromium and npm are required, not
+//! optional: without them the test fails and says how to install them (`.ci/run` does).
 
+mod browser_support;
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 
-use support::{BIN, confluence, page_id_by_title, rt, seed_with, start_sim, test_root};
+use browser_support::{Browser, Demo, confluence, confluence_as, current_secret, start_demo};
+use support::{arkbridge, files_containing, rt, seed_with, test_root};
 
 const PLANTED: &str = "Browser-E2E-Secret-5!";
+/// What the test's edit of the `restart` block adds to its last line.
+const EDIT_MARK: &str = "payments-api restarted (checked)";
+/// alice's Confluence API token in the test's seed: she edits the block, as its author would.
+const ALICE_TOKEN: &str = "alice-browser-test-token";
 
-/// Kills `arkbridge serve` when the test ends, however it ends.
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// The demo seed with the planted secret and a Confluence API token for alice. Its `restart`
+/// script pauses before its last line, as a real restart waits for the service, so that the
+/// output reaches the browser in parts while the run goes on (the test itself never waits for
+/// time to pass).
+fn demo_seed() -> String {
+    let seed = seed_with(PLANTED, "");
+    let last = "      echo \"payments-api restarted\"]]>";
+    let alice = "  - email: alice@example.com\n    displayName: Alice Martin\n";
+    let changed = seed
+        .replacen(last, &format!("      sleep 1\n{last}"), 1)
+        .replacen(alice, &format!("{alice}    apiToken: {ALICE_TOKEN}\n"), 1);
+    assert_eq!(
+        changed.len(),
+        seed.len() + "      sleep 1\n".len() + "    apiToken: \n".len() + ALICE_TOKEN.len(),
+        "the demo seed's layout changed"
+    );
+    changed
 }
 
-/// A loopback port free a moment ago: the public URL must name the port before serve starts.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+/// `arkbridge policy explain` of `restart` for `user`, on the demo's development config.
+fn explain(root: &Path, demo: &Demo, name: &str, user: &str, page_id: &str) -> serde_json::Value {
+    let config = demo.dir.join("arkbridge.toml");
+    let out = arkbridge(
+        root,
+        name,
+        &[
+            "policy",
+            "explain",
+            "--config",
+            config.to_str().unwrap(),
+            "--user",
+            user,
+            "--page",
+            page_id,
+            "--block",
+            "restart",
+            "--json",
+        ],
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "policy explain printed no decision ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
 }
 
-fn start_serve(root: &Path, config: &Path, listen: &str) -> Serve {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", listen, "--config"])
-        .arg(config)
-        .env("ARKBRIDGE_LOG", "info")
-        .env("TMPDIR", root.join("tmp"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(
-            std::fs::File::create(root.join("logs").join("serve.log")).unwrap(),
-        ))
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    loop {
-        match lines.next() {
-            Some(Ok(l)) if l.starts_with("Listening on ") => return Serve(child),
-            Some(Ok(_)) => {}
-            other => panic!(
-                "serve stopped before listening: {other:?}; see {}",
-                root.join("logs/serve.log").display()
-            ),
-        }
-    }
-}
-
-/// The simulator's password for `email`.
-fn password(info: &serde_json::Value, email: &str) -> String {
-    info["identity"]["users"]
+/// Whether the decision's `rule` passed.
+fn rule_passed(decision: &serde_json::Value, rule: &str) -> bool {
+    decision["rules"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|u| u["email"] == email)
-        .and_then(|u| u["password"].as_str())
-        .unwrap_or_else(|| panic!("sim.json has no password for {email}"))
-        .to_string()
-}
-
-fn require_tool(path: &str, what: &str) {
-    let found = Command::new(path)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        found,
-        "{what} is missing ({path} --version failed): install it (`apt-get install chromium npm`; \
-         .ci/run does) — this test is not skipped without it"
-    );
+        .find(|r| r["rule"] == rule)
+        .unwrap_or_else(|| panic!("no rule {rule} in {decision}"))["passed"]
+        == true
 }
 
 #[test]
-fn the_web_ui_in_headless_chromium_approves_runs_with_live_output_and_explains_a_denial() {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    require_tool(&chromium, "Chromium");
-    require_tool("npm", "npm");
+fn the_demo_web_ui_in_headless_chromium_runs_with_live_masked_output_explains_a_denial_and_approves_an_edit()
+ {
     let root = test_root();
-    let sim = start_sim(root.path(), &seed_with(PLANTED, ""));
-    let client = sim.info["identity"]["oidc_clients"]
+    let r = root.path();
+    let browser = Browser::install(r);
+    let demo = start_demo(r, &demo_seed());
+    let confluence = confluence(&demo);
+    let restart = rt()
+        .block_on(confluence.find_pages("Restart payments API", None))
+        .unwrap()
+        .remove(0)
+        .id;
+    // The demo's own run as alice used the planted secret and rotated it: the browser's run
+    // gets the value CyberArk holds now.
+    let in_use = current_secret(&demo);
+    assert_ne!(in_use, PLANTED, "the demo's run rotated the secret");
+    let secrets = [PLANTED, in_use.as_str()];
+
+    // 1. alice runs `restart` and watches its masked output arrive live.
+    let alice = browser.scenario(&demo, "alice", "alice@example.com", &restart, &secrets, &[]);
+    let run_id = alice["run_id"]
+        .as_str()
+        .expect("the scenario names its run");
+    assert!(alice["live_updates"].as_u64().unwrap() >= 2, "{alice}");
+    // The run's result is on the page in the Confluence simulator, masked.
+    let comments = rt().block_on(confluence.footer_comments(&restart)).unwrap();
+    let comment = comments
+        .iter()
+        .find(|c| c.body_storage.contains(run_id))
+        .unwrap_or_else(|| panic!("no comment of run {run_id} on the page: {comments:?}"));
+    assert!(
+        comment.body_storage.contains("SUCCEEDED")
+            && comment.body_storage.contains("DB_PASSWORD=*****")
+            && comment.body_storage.contains("payments-api restarted"),
+        "{}",
+        comment.body_storage
+    );
+    let rotated = current_secret(&demo);
+    assert_ne!(rotated, in_use, "alice's browser run rotated the secret");
+
+    // 2. bob sees the denial, with each reason the policy gives for it.
+    let bob = browser.scenario(&demo, "bob", "bob@example.com", &restart, &secrets, &[]);
+    let shown: Vec<&str> = bob["reasons"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["client_id"] == "arkbridge-web")
-        .expect("the demo seed registers arkbridge-web")
-        .clone();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    // The simulator's OIDC config, with the web UI; its client secret is inline, which only
-    // this throw-away development config allows.
-    let oidc = std::fs::read_to_string(sim.dir.join("arkbridge-oidc.toml")).unwrap();
-    assert!(oidc.contains("allow_inline_secrets = false"));
-    let config = format!(
-        "{}\n[server.web]\nclient_id = \"arkbridge-web\"\nclient_secret = {}\npublic_url = \"{base}\"\n",
-        oidc.replacen(
-            "allow_inline_secrets = false",
-            "allow_inline_secrets = true",
-            1
-        ),
-        client["client_secret"],
-    );
-    let config_path = root.path().join("serve-web.toml");
-    std::fs::write(&config_path, config).unwrap();
-    let restart = page_id_by_title(&sim, "Restart payments API");
-    let health = page_id_by_title(&sim, "Payments DB health");
-    let _serve = start_serve(root.path(), &config_path, &format!("127.0.0.1:{port}"));
-
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    let npm = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        npm.status.success(),
-        "npm ci failed: {}",
-        String::from_utf8_lossy(&npm.stderr)
-    );
-    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let run = Command::new("node")
-        .arg("web_ui.mjs")
-        .current_dir(&dir)
-        .env("CHROMIUM", &chromium)
-        .env("BASE_URL", &base)
-        .env("SHOTS_DIR", &shots)
-        .env("PLANTED", PLANTED)
-        .env("RESTART_PAGE", &restart)
-        .env("HEALTH_PAGE", &health)
-        .env("ALICE_PASSWORD", password(&sim.info, "alice@example.com"))
-        .env("BOB_PASSWORD", password(&sim.info, "bob@example.com"))
-        .env("CAROL_PASSWORD", password(&sim.info, "carol@example.com"))
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "the browser test failed:\n{}\n{}\n(serve log: {})",
-        String::from_utf8_lossy(&run.stdout),
-        String::from_utf8_lossy(&run.stderr),
-        root.path().join("logs/serve.log").display()
-    );
-    for name in [
-        "1-carol-approval-pending",
-        "2-carol-approved",
-        "3-alice-run-output",
-        "4-bob-denied",
-    ] {
-        let file = shots.join(format!("{name}.png"));
-        let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        assert!(bytes.starts_with(b"\x89PNG"), "{} is a PNG", file.display());
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    let decision = explain(r, &demo, "explain-bob", "bob@example.com", &restart);
+    assert_eq!(decision["allowed"], false, "{decision}");
+    // Each reason of each rule that failed is shown, marked as the rule that denied it.
+    let failed: Vec<(&str, &str)> = decision["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|rule| rule["passed"] == false)
+        .flat_map(|rule| {
+            let name = rule["rule"].as_str().unwrap();
+            let reasons = rule["reasons"].as_array().unwrap();
+            reasons.iter().map(move |r| (name, r.as_str().unwrap()))
+        })
+        .collect();
+    assert!(!failed.is_empty(), "{decision}");
+    for (rule, reason) in &failed {
+        assert!(
+            shown
+                .iter()
+                .any(|s| s.ends_with(reason) && s.contains(rule) && s.contains("DENIED")),
+            "the browser does not show {rule}'s {reason:?}: {shown:?}"
+        );
     }
-    // alice's run left its result as a comment on the page in the Confluence simulator.
-    let comments = rt()
-        .block_on(confluence(&sim).footer_comments(&restart))
+
+    // 3. alice edits the block in Confluence, which voids its approval; carol approves the
+    // edited block in the browser, and the engine then lets alice run it again.
+    let edited = rt()
+        .block_on(
+            confluence_as(&demo, "alice@example.com", ALICE_TOKEN).edit_page(
+                &restart,
+                "check the restart",
+                |body| {
+                    let line = "echo \"payments-api restarted\"";
+                    if body.contains(line) {
+                        Ok(body.replacen(line, &format!("echo \"{EDIT_MARK}\""), 1))
+                    } else {
+                        Err(format!("no {line} in the page"))
+                    }
+                },
+            ),
+        )
         .unwrap();
-    assert!(
-        comments
-            .iter()
-            .any(|c| c.body_storage.contains("payments-api restarted")),
-        "no result comment on the restart page: {comments:?}"
+    assert!(edited.changed);
+    let before = explain(
+        r,
+        &demo,
+        "explain-alice-edited",
+        "alice@example.com",
+        &restart,
     );
-    assert!(comments.iter().all(|c| !c.body_storage.contains(PLANTED)));
-    let log = std::fs::read_to_string(root.path().join("logs/serve.log")).unwrap();
-    assert!(!log.contains(PLANTED), "the secret is in serve's log");
+    assert!(
+        !rule_passed(&before, "approval"),
+        "the edit voided the approval: {before}"
+    );
+    let carol = browser.scenario(
+        &demo,
+        "carol",
+        "carol@example.com",
+        &restart,
+        &secrets,
+        &[("EDIT_MARK", EDIT_MARK)],
+    );
+    let after = explain(
+        r,
+        &demo,
+        "explain-alice-approved",
+        "alice@example.com",
+        &restart,
+    );
+    assert!(
+        rule_passed(&after, "approval"),
+        "carol's approval counts: {after}"
+    );
+    assert_eq!(after["allowed"], true, "{after}");
+    let approved = carol["approved"].as_str().unwrap();
+    assert!(
+        after.to_string().contains(&approved[..12]),
+        "the approved digest {approved} is the block's: {after}"
+    );
+
+    browser.assert_screenshots(&[
+        "1-alice-output-live",
+        "2-alice-run-finished",
+        "3-bob-denied",
+        "4-carol-approval-pending",
+        "5-carol-approved",
+    ]);
+    // No secret value reached a log or a screenshot.
+    for secret in [PLANTED, &in_use, &rotated] {
+        let hits = files_containing(&[&r.join("logs"), &browser.shots], secret.as_bytes());
+        assert!(hits.is_empty(), "a secret value is in {hits:?}");
+    }
 }

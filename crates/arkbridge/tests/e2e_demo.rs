@@ -1,6 +1,7 @@
 //! `arkbridge demo --once`, the README's first command, through the real binary: the demo users
 //! sign in at the simulated OIDC provider (device authorization grant, ID tokens verified against
-//! its JWKS), carol approves, alice runs, bob is denied, and the audit names them by the provider.
+//! its JWKS), carol approves, alice runs, bob is denied, and the audit names them by the provider;
+//! and a web UI address the simulated provider would not send sign-ins back to is refused.
 
 mod support;
 
@@ -58,4 +59,31 @@ fn demo_signs_users_in_through_oidc_and_runs_the_approved_block() {
             Vec::<std::path::PathBuf>::new()
         );
     }
+}
+
+#[test]
+fn demo_refuses_a_web_ui_address_off_127_0_0_1_before_starting_anything() {
+    let root = test_root();
+    let r = root.path();
+    let dir = r.join("demo");
+    let out = arkbridge(
+        r,
+        "demo-listen",
+        &[
+            "demo",
+            "--no-browser",
+            "--listen",
+            "0.0.0.0:8080",
+            "--dir",
+            dir.to_str().unwrap(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("--listen 0.0.0.0:8080: the demo's web UI listens on 127.0.0.1 only"),
+        "{stderr}"
+    );
+    // Refused before the simulators started: they wrote nothing.
+    assert!(!dir.exists());
 }

@@ -433,3 +433,59 @@ fn three_replicas_run_each_run_once_survive_a_sigkill_and_run_one_daily_audit() 
     );
     assert!(leaked.is_empty(), "the planted secret is in {leaked:?}");
 }
+
+#[test]
+fn a_replica_declared_dead_fences_itself_and_stops_serving() {
+    let root = test_root();
+    let r = root.path();
+    let sim = start_sim(r, &seed_with(PLANTED, ""));
+    let rt = rt();
+    let pg = PgCluster::start();
+    let url = rt.block_on(pg.database("fence"));
+    let base = std::fs::read_to_string(&sim.config_path).unwrap();
+    let default = "[store]\ntls = \"verify-full\"\n";
+    assert!(
+        base.contains(default),
+        "the simulator's config layout changed"
+    );
+    let text = base.replace(
+        default,
+        &format!(
+            "[store]\nurl = \"{url}\"\npassword = \"cyberark://Prod-DB/payments-db\"\n\
+             tls = \"disable\"\n\n[cluster]\nheartbeat_secs = 1\ndead_after_secs = 2\n"
+        ),
+    );
+    let path = r.join("fence.toml");
+    std::fs::write(&path, text).unwrap();
+    let mut replica = start_replica(r, &path, 9);
+    rt.block_on(async {
+        let store = PgStore::connect(&PgOptions::new(url.clone()).tls(PgTls::Disable))
+            .await
+            .unwrap();
+        let cluster = store.pg_cluster();
+        let rows = cluster.replicas().await.unwrap();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        // As the leader would after the replica's silence: every heartbeat is older than now.
+        let now = jiff::Timestamp::now().as_microsecond();
+        assert!(
+            cluster
+                .declare_dead_if_silent(&rows[0].id, now + 1, now)
+                .await
+                .unwrap()
+        );
+        store.close().await;
+    });
+    // Its next heartbeat is refused: it stops serving on its own.
+    let mut waited = 0;
+    let status = loop {
+        if let Some(status) = replica.child.try_wait().unwrap() {
+            break status;
+        }
+        waited += 1;
+        assert!(waited < 300, "the fenced replica kept serving");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+    let log = std::fs::read_to_string(r.join("logs/replica-9.log")).unwrap();
+    assert!(log.contains("declared this one dead"), "{log}");
+}

@@ -208,6 +208,28 @@ pub(crate) async fn claim_loop(state: AppState, cluster: Cluster) {
     let max = i64::from(state.bridge.config().cluster.max_runs);
     let replica = state.bridge.replica().id.clone();
     let mut wake = state.claimer_wakeups();
+    // Runs queued on other replicas wake this one through `LISTEN`; polling covers the rest.
+    let listener = match cluster.listen_queue().await {
+        Ok(mut listener) => {
+            let state = state.clone();
+            Some(tokio::spawn(async move {
+                loop {
+                    match listener.next().await {
+                        Ok(()) => state.wake_claimer(),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "lost the queue's notifications; polling");
+                            return;
+                        }
+                    }
+                }
+            }))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for queued runs; polling");
+            None
+        }
+    };
+    let _listener = AbortOnDrop(listener);
     loop {
         if state.shutting_down() {
             return;
@@ -224,6 +246,17 @@ pub(crate) async fn claim_loop(state: AppState, cluster: Cluster) {
         tokio::select! {
             _ = tokio::time::sleep(poll) => {}
             _ = wake.changed() => {}
+        }
+    }
+}
+
+/// Stops a task when the loop that started it ends.
+struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.abort();
         }
     }
 }

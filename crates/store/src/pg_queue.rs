@@ -1,7 +1,9 @@
 //! The API run queue on PostgreSQL (tables `api_runs` and `api_run_output`, migration
 //! `0010_cluster`). A run started on any replica is queued here; each replica claims queued runs
 //! with `FOR UPDATE SKIP LOCKED`, so exactly one replica executes each; its masked output is
-//! appended here in batches, so that any replica can stream it.
+//! appended here in batches, so that any replica can stream it. Queueing sends
+//! `NOTIFY arkbridge_runs`, which wakes the other replicas' claimers at once; polling covers
+//! a lost notification.
 
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -64,7 +66,40 @@ fn queued(r: &PgRow) -> QueuedRun {
     }
 }
 
+/// Notifications of newly queued runs (`LISTEN arkbridge_runs`), on a connection of its own.
+pub struct QueueListener(sqlx::postgres::PgListener);
+
+impl std::fmt::Debug for QueueListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueueListener").finish_non_exhaustive()
+    }
+}
+
+impl QueueListener {
+    /// Waits for the next queued run anywhere (the listener reconnects by itself after a
+    /// broken connection; notifications sent meanwhile are lost, which polling covers).
+    pub async fn next(&mut self) -> Result<()> {
+        self.0
+            .recv()
+            .await
+            .map(|_| ())
+            .map_err(q("wait for queued runs"))
+    }
+}
+
 impl Cluster {
+    /// Listens for runs queued by any replica.
+    pub async fn listen_queue(&self) -> Result<QueueListener> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool)
+            .await
+            .map_err(q("listen for queued runs"))?;
+        listener
+            .listen("arkbridge_runs")
+            .await
+            .map_err(q("listen for queued runs"))?;
+        Ok(QueueListener(listener))
+    }
+
     /// Queues a run; `NOTIFY arkbridge_runs` wakes the replicas' claimers at once.
     pub async fn enqueue_run(&self, run: &QueuedRun) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(q("queue a run"))?;
