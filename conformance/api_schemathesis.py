@@ -178,3 +178,9 @@ def test_real_calls_conform(sim, server, session):
     assert run["status"] == "succeeded", run
     call(server, session, "/api/v1/audit", query={"action": "api.call", "limit": 5})
     call(server, session, "/api/v1/audit/verify")
+    restart = requests.get(
+        sim.info["confluence_url"] + "/wiki/api/v2/pages", params={"title": "Restart payments API"},
+        auth=("arkbridge@example.com", sim.info["confluence_token"]), verify=sim.info["ca_cert"],
+    ).json()["results"][0]["id"]
+    approvals = call(server, session, "/api/v1/approvals", query={"page": restart}).json()
+    assert approvals, approvals
