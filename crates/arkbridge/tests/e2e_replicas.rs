@@ -101,7 +101,7 @@ fn three_replicas_run_each_run_once_survive_a_sigkill_and_run_one_daily_audit() 
         .lines()
         .map(|l| {
             if l.starts_with("run_at = ") {
-                format!("run_at = \"{run_at}\"\n")
+                format!("run_at = \"{run_at}\"\ntime_zone = \"UTC\"\n")
             } else {
                 format!("{l}\n")
             }

@@ -122,6 +122,8 @@ struct Leadership {
     last_retry: tokio::time::Instant,
     /// The last recovery left a dead run's lease for later.
     recover_soon: bool,
+    /// The zone of `[daily] run_at`.
+    tz: jiff::tz::TimeZone,
 }
 
 async fn lead(state: AppState, cluster: Cluster) {
@@ -152,6 +154,13 @@ async fn lead(state: AppState, cluster: Cluster) {
 }
 
 async fn try_lead(state: &AppState, cluster: &Cluster, id: &str) -> Option<Leadership> {
+    let tz = match scheduler::daily_time_zone(&state.bridge.config().daily) {
+        Ok(tz) => tz,
+        Err(e) => {
+            tracing::error!(error = %e, "this replica cannot lead the scheduled work");
+            return None;
+        }
+    };
     let session = cluster.session().await.ok()?;
     if !session.try_lock("leader:scheduler").await.unwrap_or(false) {
         return None;
@@ -178,6 +187,7 @@ async fn try_lead(state: &AppState, cluster: &Cluster, id: &str) -> Option<Leade
         last_retry: tokio::time::Instant::now(),
         // A new leader recovers at once: the last one may have died with work left.
         recover_soon: true,
+        tz,
     })
 }
 
@@ -195,10 +205,7 @@ async fn duties(state: &AppState, cluster: &Cluster, l: &mut Leadership) {
     // The daily audit: the latest occurrence, if it is recent and nobody ran it.
     let (hour, minute) = state.bridge.config().daily.run_at_hm();
     let now = Timestamp::now();
-    let day_before = now
-        .checked_sub(jiff::SignedDuration::from_hours(24))
-        .unwrap_or(now);
-    let due = scheduler::next_daily_run(day_before, hour, minute);
+    let due = scheduler::previous_daily_run(now, hour, minute, &l.tz);
     let late = Duration::try_from(now.duration_since(due)).unwrap_or(Duration::ZERO);
     if due <= now && late <= DAILY_CATCH_UP {
         match cluster

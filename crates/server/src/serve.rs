@@ -24,6 +24,8 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
     #[error("settling the credentials of stopped runs failed: {0}")]
     Recovery(#[from] arkbridge_engine::EngineError),
+    #[error("{0}")]
+    Schedule(String),
     #[error("cannot join the other replicas: {0}")]
     Cluster(#[from] arkbridge_store::StoreError),
 }
@@ -46,9 +48,10 @@ pub async fn serve(
     // begins, or when the server fails, as the scheduler is dropped with the shutdown future.
     // With several replicas (`cluster_node.rs`) the elected leader does the scheduled work.
     let cluster = crate::cluster_node::join(&state).await?;
-    let scheduler = cluster
-        .is_none()
-        .then(|| crate::scheduler::Scheduler::start(&state));
+    let scheduler = match cluster {
+        Some(_) => None,
+        None => Some(crate::scheduler::Scheduler::start(&state).map_err(ServeError::Schedule)?),
+    };
     let mut fenced = state.fenced();
     let signal = async move {
         tokio::select! {

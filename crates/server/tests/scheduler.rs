@@ -20,7 +20,7 @@ async fn the_daily_job_fires_at_the_configured_time_once_per_day() {
     let clock = paused_wall_clock("2026-11-29T01:00:00Z");
     let fired: Arc<Mutex<Vec<Timestamp>>> = Arc::default();
     let (record, at) = (fired.clone(), clock.clone());
-    let task = spawn_daily(clock, 2, 30, move || {
+    let task = spawn_daily(clock, 2, 30, jiff::tz::TimeZone::UTC, move || {
         let (record, at) = (record.clone(), at.clone());
         async move { record.lock().unwrap().push(at()) }
     });
@@ -60,7 +60,7 @@ async fn a_daily_job_that_takes_a_while_still_runs_once_that_day() {
     let clock = paused_wall_clock("2026-11-29T23:58:00Z");
     let runs = Arc::new(Mutex::new(0u32));
     let count = runs.clone();
-    let task = spawn_daily(clock, 23, 59, move || {
+    let task = spawn_daily(clock, 23, 59, jiff::tz::TimeZone::UTC, move || {
         let count = count.clone();
         async move {
             *count.lock().unwrap() += 1;

@@ -8,6 +8,7 @@
 //! lookback_hours = 24           # the leases whose rotation is checked
 //! post_to = "123456"            # optional: the Confluence page the report replaces
 //! run_at = "02:00"              # local time of the scheduled run in `serve`
+//! time_zone = "Europe/Berlin"   # optional: the IANA zone of run_at; default: the system's
 //! ```
 //!
 //! Every key is optional, so configs written before the section existed keep parsing. Bad values
@@ -44,6 +45,10 @@ pub struct DailyConfig {
     pub post_to: Option<String>,
     /// The local time (`HH:MM`, 24-hour) at which the server's scheduler runs the audit.
     pub run_at: String,
+    /// The IANA time zone `run_at` is in (`Europe/Berlin`, `UTC`); `None`: the system's (`TZ`,
+    /// else `/etc/localtime`). Resolved from the system's zoneinfo when `serve` starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 impl Default for DailyConfig {
@@ -54,6 +59,7 @@ impl Default for DailyConfig {
             lookback_hours: DEFAULT_LOOKBACK_HOURS,
             post_to: None,
             run_at: default_run_at(),
+            time_zone: None,
         }
     }
 }
@@ -133,6 +139,18 @@ impl DailyConfig {
             return invalid(format!(
                 "daily.run_at must be a local time as HH:MM (24-hour), not {:?}",
                 self.run_at
+            ));
+        }
+        if let Some(zone) = &self.time_zone
+            && (zone.is_empty()
+                || zone.starts_with('/')
+                || zone.contains("..")
+                || !zone
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_+-/".contains(c)))
+        {
+            return invalid(format!(
+                "daily.time_zone must be an IANA time zone name such as \"Europe/Berlin\" or \"UTC\", not {zone:?}"
             ));
         }
         Ok(())
