@@ -10,9 +10,6 @@ mod support;
 mod support_pg;
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use arkbridge_audit::{VerifyOptions, verify_log};
@@ -26,44 +23,6 @@ const ADMIN_PASSWORD: &str = "admin-replicas-e2e-1";
 const RUNS: usize = 200;
 /// Every how many runs one is the rotating `restart` block (the rest read).
 const RESTART_EVERY: usize = 20;
-
-struct Replica {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_replica(root: &Path, config: &Path, n: usize) -> Replica {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .env("ARKBRIDGE_LOG", "info")
-        .env("TMPDIR", root.join("tmp"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(
-            std::fs::File::create(root.join("logs").join(format!("replica-{n}.log"))).unwrap(),
-        ))
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    loop {
-        match lines.next() {
-            Some(Ok(l)) if l.starts_with("Listening on ") => {
-                let url = l.trim_start_matches("Listening on ").trim().to_string();
-                return Replica { child, url };
-            }
-            Some(Ok(_)) => {}
-            other => panic!("replica {n} stopped before listening: {other:?}"),
-        }
-    }
-}
 
 #[test]
 fn three_replicas_run_each_run_once_survive_a_sigkill_and_run_one_daily_audit() {
@@ -80,22 +39,14 @@ fn three_replicas_run_each_run_once_survive_a_sigkill_and_run_one_daily_audit() 
     let url = rt.block_on(pg.database("bridge"));
     let identity = &sim.info["identity"];
     let base = std::fs::read_to_string(&sim.config_path).unwrap();
-    let default = "[store]\ntls = \"verify-full\"\n";
-    assert!(
-        base.contains(default),
-        "the simulator's config layout changed"
-    );
     // The daily audit is due this minute: the leader runs it at once (within the catch-up
     // hour), and only the leader.
     let now = jiff::Timestamp::now();
     let run_at = now.strftime("%H:%M").to_string();
-    let shared = base.replace(
-        default,
-        &format!(
-            "[store]\nurl = \"{url}\"\npassword = \"cyberark://Prod-DB/payments-db\"\n\
-                 tls = \"disable\"\n\n[cluster]\nheartbeat_secs = 1\ndead_after_secs = 3\n\
-                 max_runs = 8\npoll_millis = 100\n"
-        ),
+    let shared = with_postgres_store(
+        &base,
+        &url,
+        "\n[cluster]\nheartbeat_secs = 1\ndead_after_secs = 3\nmax_runs = 8\npoll_millis = 100\n",
     );
     let shared: String = shared
         .lines()
@@ -160,7 +111,7 @@ fn three_replicas_run_each_run_once_survive_a_sigkill_and_run_one_daily_audit() 
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        replicas.push(start_replica(r, &path, n));
+        replicas.push(start_serve(r, &path, &format!("replica-{n}")));
     }
     let config0 = r.join("replica-0.toml");
 
@@ -213,7 +164,7 @@ fn three_replicas_run_each_run_once_survive_a_sigkill_and_run_one_daily_audit() 
                 victim.child.wait().unwrap();
                 killed = Some(victim.url.clone());
             }
-            let alive: Vec<&Replica> = replicas
+            let alive: Vec<&Served> = replicas
                 .iter()
                 .filter(|x| Some(&x.url) != killed.as_ref())
                 .collect();
@@ -443,21 +394,14 @@ fn a_replica_declared_dead_fences_itself_and_stops_serving() {
     let pg = PgCluster::start();
     let url = rt.block_on(pg.database("fence"));
     let base = std::fs::read_to_string(&sim.config_path).unwrap();
-    let default = "[store]\ntls = \"verify-full\"\n";
-    assert!(
-        base.contains(default),
-        "the simulator's config layout changed"
-    );
-    let text = base.replace(
-        default,
-        &format!(
-            "[store]\nurl = \"{url}\"\npassword = \"cyberark://Prod-DB/payments-db\"\n\
-             tls = \"disable\"\n\n[cluster]\nheartbeat_secs = 1\ndead_after_secs = 2\n"
-        ),
+    let text = with_postgres_store(
+        &base,
+        &url,
+        "\n[cluster]\nheartbeat_secs = 1\ndead_after_secs = 2\n",
     );
     let path = r.join("fence.toml");
     std::fs::write(&path, text).unwrap();
-    let mut replica = start_replica(r, &path, 9);
+    let mut replica = start_serve(r, &path, "replica-9");
     rt.block_on(async {
         let store = PgStore::connect(&PgOptions::new(url.clone()).tls(PgTls::Disable))
             .await

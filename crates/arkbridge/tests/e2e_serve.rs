@@ -5,45 +5,15 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::{Value, json};
-use support::{BIN, files_containing, page_id_by_title, rt, seed_with, start_sim, test_root};
+use support::{
+    BIN, files_containing, page_id_by_title, rt, seed_with, start_serve, start_sim, test_root,
+};
 
 const PLANTED: &str = "Serve-E2E-Secret-3!";
 const ADMIN_PASSWORD: &str = "admin-serve-e2e-1";
-
-/// Starts `arkbridge serve` on `config`; returns the child and its base URL.
-fn start_serve(root: &Path, config: &Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .env("ARKBRIDGE_LOG", "info")
-        .env("TMPDIR", root.join("tmp"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(
-            std::fs::File::create(root.join("logs").join("serve.log")).unwrap(),
-        ))
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    loop {
-        match lines.next() {
-            Some(Ok(l)) if l.starts_with("Listening on ") => {
-                let url = l.trim_start_matches("Listening on ").trim().to_string();
-                return (child, url);
-            }
-            Some(Ok(_)) => {}
-            other => panic!(
-                "serve stopped before listening: {other:?}; see {}",
-                root.join("logs/serve.log").display()
-            ),
-        }
-    }
-}
 
 #[test]
 fn serve_runs_a_block_for_a_forge_token_and_stops_gracefully_on_sigterm() {
@@ -67,7 +37,8 @@ fn serve_runs_a_block_for_a_forge_token_and_stops_gracefully_on_sigterm() {
     let config_path = root.path().join("serve.toml");
     std::fs::write(&config_path, config).unwrap();
     let page = page_id_by_title(&sim, "Payments DB health");
-    let (mut serve, url) = start_serve(root.path(), &config_path);
+    let mut served = start_serve(root.path(), &config_path, "serve");
+    let url = served.url.clone();
 
     let runtime = rt();
     let (run_id, output) = runtime.block_on(async {
@@ -162,11 +133,11 @@ fn serve_runs_a_block_for_a_forge_token_and_stops_gracefully_on_sigterm() {
     });
     assert_ne!(second, run_id);
     nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(serve.id() as i32),
+        nix::unistd::Pid::from_raw(served.child.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
-    let status = serve.wait().unwrap();
+    let status = served.child.wait().unwrap();
     assert!(status.success(), "serve exited with {status}");
 
     let log = std::fs::read_to_string(root.path().join("logs/serve.log")).unwrap();

@@ -20,21 +20,11 @@ fn a_run_with_a_postgres_store_keeps_its_records_there_and_no_sqlite_file() {
     let rt = rt();
     let cluster = PgCluster::start();
     let url = rt.block_on(cluster.database("bridge"));
-    // The cluster trusts loopback connections, so any password works; the point is that it is
-    // fetched through the CCP like the bridge's other credentials.
     // The simulator writes the default section (SQLite); it becomes PostgreSQL's.
-    let text = std::fs::read_to_string(&sim.config_path).unwrap();
-    let default = "[store]\ntls = \"verify-full\"\n";
-    assert!(
-        text.contains(default),
-        "the simulator's config layout changed"
-    );
-    let text = text.replace(
-        default,
-        &format!(
-            "[store]\nurl = \"{url}\"\npassword = \"cyberark://Prod-DB/payments-db\"\n\
-             tls = \"disable\"\n"
-        ),
+    let text = with_postgres_store(
+        &std::fs::read_to_string(&sim.config_path).unwrap(),
+        &url,
+        "",
     );
     std::fs::write(&sim.config_path, text).unwrap();
     let page = page_id_by_title(&sim, "Restart payments API");

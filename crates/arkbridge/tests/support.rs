@@ -185,3 +185,65 @@ pub fn approve(root: &Path, sim: &Sim, page_id: &str, block: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A running `arkbridge serve`; killed when dropped.
+pub struct Served {
+    pub child: Child,
+    /// Its base URL, `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `arkbridge serve` on `config` on a free loopback port, its JSON log in
+/// `logs/NAME.log`; returns once it printed its address.
+pub fn start_serve(root: &Path, config: &Path, name: &str) -> Served {
+    let log = root.join("logs").join(format!("{name}.log"));
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .env("ARKBRIDGE_LOG", "info")
+        .env("TMPDIR", root.join("tmp"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        match lines.next() {
+            Some(Ok(l)) if l.starts_with("Listening on ") => {
+                let url = l.trim_start_matches("Listening on ").trim().to_string();
+                return Served { child, url };
+            }
+            Some(Ok(_)) => {}
+            other => panic!(
+                "serve stopped before listening: {other:?}; see {}",
+                log.display()
+            ),
+        }
+    }
+}
+
+/// The simulator's config `text` with its default `[store]` section turned into the PostgreSQL
+/// database at `url` (its password fetched through the simulated CCP; the test cluster trusts
+/// loopback connections, so any password works), followed by `extra`.
+pub fn with_postgres_store(text: &str, url: &str, extra: &str) -> String {
+    let default = "[store]\ntls = \"verify-full\"\n";
+    assert!(
+        text.contains(default),
+        "the simulator's config layout changed"
+    );
+    text.replace(
+        default,
+        &format!(
+            "[store]\nurl = \"{url}\"\npassword = \"cyberark://Prod-DB/payments-db\"\n\
+             tls = \"disable\"\n{extra}"
+        ),
+    )
+}
