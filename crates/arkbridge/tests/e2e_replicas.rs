@@ -314,6 +314,29 @@ fn three_replicas_run_each_run_once_survive_a_sigkill_and_run_one_daily_audit() 
             starts.values().all(|n| *n == 1),
             "a script started twice: {starts:?}"
         );
+        // Each run's end is on record once: by its own replica, or by recovery for a run the
+        // killed replica left with leases open.
+        let ended = store
+            .audit_query(
+                &AuditFilter {
+                    action: Some("run.finished".into()),
+                    ..AuditFilter::default()
+                },
+                0,
+                10_000,
+            )
+            .await
+            .unwrap();
+        let mut ends: HashMap<String, usize> = HashMap::new();
+        for rec in &ended {
+            *ends
+                .entry(rec.event.run_id.clone().unwrap_or_default())
+                .or_default() += 1;
+        }
+        assert!(
+            ends.values().all(|n| *n == 1),
+            "a run ended twice: {ends:?}"
+        );
         let mut engine_runs = HashSet::new();
         let mut normal = 0;
         for id in &ids {
@@ -323,6 +346,7 @@ fn three_replicas_run_each_run_once_survive_a_sigkill_and_run_one_daily_audit() 
                 normal += 1;
                 let engine = record["run_id"].as_str().unwrap().to_string();
                 assert_eq!(starts.get(&engine), Some(&1), "run {id}: {record}");
+                assert_eq!(ends.get(&engine), Some(&1), "run {id}: {record}");
                 assert!(
                     engine_runs.insert(engine),
                     "two API runs share an engine run"
