@@ -169,11 +169,11 @@ impl Server {
                 issuer: issuer.to_string(),
                 client_id: client_id.to_string(),
             }),
-            _ => Err(RemoteError::Http {
+            _ => Err(bad_answer(
                 what,
-                url,
-                reason: "the answer names no issuer and client_id".into(),
-            }),
+                &url,
+                "the answer names no issuer and client_id",
+            )),
         }
     }
 
@@ -262,22 +262,51 @@ pub(crate) fn http_error(what: &'static str, url: &str, e: &reqwest::Error) -> R
     }
 }
 
+/// An answer that lacks what the call needs, as an error naming the request and its URL.
+pub(crate) fn bad_answer(what: &'static str, url: &str, reason: impl Into<String>) -> RemoteError {
+    RemoteError::Http {
+        what,
+        url: url.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// The status and JSON body of an answer, whatever the status (for callers that read a refusal's
+/// body themselves before treating it as an error).
+pub(crate) async fn status_and_json(
+    what: &'static str,
+    url: &str,
+    response: reqwest::Response,
+) -> Result<(u16, Value), RemoteError> {
+    let status = response.status().as_u16();
+    let body: Value = response
+        .json()
+        .await
+        .map_err(|e| http_error(what, url, &e))?;
+    Ok((status, body))
+}
+
+/// The body when `status` is 2xx, or the server's typed error.
+pub(crate) fn success_body(
+    what: &'static str,
+    status: u16,
+    body: Value,
+) -> Result<Value, RemoteError> {
+    if (200..300).contains(&status) {
+        Ok(body)
+    } else {
+        Err(api_error(what, status, &body))
+    }
+}
+
 /// The JSON body of a 2xx answer, or the server's typed error.
 pub(crate) async fn json_answer(
     what: &'static str,
     url: &str,
     response: reqwest::Response,
 ) -> Result<Value, RemoteError> {
-    let status = response.status();
-    let body: Value = response
-        .json()
-        .await
-        .map_err(|e| http_error(what, url, &e))?;
-    if status.is_success() {
-        Ok(body)
-    } else {
-        Err(api_error(what, status.as_u16(), &body))
-    }
+    let (status, body) = status_and_json(what, url, response).await?;
+    success_body(what, status, body)
 }
 
 /// The server's `{error, code}` body as an error.

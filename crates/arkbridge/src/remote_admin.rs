@@ -10,7 +10,10 @@ use arkbridge_core::audit::{AuditRecord, canonical::to_canonical, decode};
 use serde_json::{Value, json};
 
 use crate::cli::{ApproveArgs, AuditShowArgs};
-use crate::remote::{CALL_TIMEOUT, RemoteError, Server, api_error, http_error, signed_out};
+use crate::remote::{
+    CALL_TIMEOUT, RemoteError, Server, bad_answer, http_error, json_answer, signed_out,
+    status_and_json, success_body,
+};
 
 /// The most records one API call hands out (the server's `limit` bound).
 const PAGE: usize = 1000;
@@ -36,11 +39,7 @@ pub(crate) async fn approve(args: ApproveArgs) -> anyhow::Result<ExitCode> {
         .send()
         .await
         .map_err(|e| http_error(what, &url, &e))?;
-    let status = response.status().as_u16();
-    let body: Value = response
-        .json()
-        .await
-        .map_err(|e| http_error(what, &url, &e))?;
+    let (status, body) = status_and_json(what, &url, response).await?;
     if status == 403 && body["code"] == "denied" {
         if args.json {
             println!(
@@ -55,9 +54,7 @@ pub(crate) async fn approve(args: ApproveArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::from(3));
     }
-    if !(200..300).contains(&status) {
-        return Err(signed_out(api_error(what, status, &body), &server).into());
-    }
+    let body = success_body(what, status, body).map_err(|e| signed_out(e, &server))?;
     if args.json {
         println!("{body}");
     } else {
@@ -153,19 +150,10 @@ async fn page(
         .send()
         .await
         .map_err(|e| http_error(what, &url, &e))?;
-    let status = response.status().as_u16();
-    let body: Value = response
-        .json()
+    let body = json_answer(what, &url, response)
         .await
-        .map_err(|e| http_error(what, &url, &e))?;
-    if !(200..300).contains(&status) {
-        return Err(signed_out(api_error(what, status, &body), server));
-    }
-    let records = records(&body).map_err(|reason| RemoteError::Http {
-        what,
-        url: url.clone(),
-        reason,
-    })?;
+        .map_err(|e| signed_out(e, server))?;
+    let records = records(&body).map_err(|reason| bad_answer(what, &url, reason))?;
     Ok((
         records,
         body["next"].as_i64().unwrap_or(after),

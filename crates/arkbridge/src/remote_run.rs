@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 
 use crate::cli::RunArgs;
 use crate::remote::{
-    CALL_TIMEOUT, RemoteError, Server, api_error, http_error, json_answer, signed_out,
+    CALL_TIMEOUT, RemoteError, Server, api_error, bad_answer, http_error, json_answer, signed_out,
+    status_and_json, success_body,
 };
 
 /// How often a broken event stream is reopened before the run is reported from its record.
@@ -35,24 +36,14 @@ pub(crate) async fn run(server: &str, args: &RunArgs) -> anyhow::Result<ExitCode
         .send()
         .await
         .map_err(|e| http_error(what, &url, &e))?;
-    let status = response.status().as_u16();
-    let body: Value = response
-        .json()
-        .await
-        .map_err(|e| http_error(what, &url, &e))?;
+    let (status, body) = status_and_json(what, &url, response).await?;
     if status == 403 && body["code"] == "denied" {
         return Ok(denied(args.json, &body));
     }
-    if !(200..300).contains(&status) {
-        return Err(signed_out(api_error(what, status, &body), &server).into());
-    }
+    let body = success_body(what, status, body).map_err(|e| signed_out(e, &server))?;
     let run_id = body["run_id"]
         .as_str()
-        .ok_or_else(|| RemoteError::Http {
-            what,
-            url: url.clone(),
-            reason: "the answer names no run_id".into(),
-        })?
+        .ok_or_else(|| bad_answer(what, &url, "the answer names no run_id"))?
         .to_string();
     if !args.json {
         eprintln!("run {run_id} started on {}", server.name());

@@ -4,16 +4,15 @@
 //! exit code. The server keeps the findings in its triage memory and answers with each one's
 //! triage id and masked preview; no secret value crosses the wire.
 
-use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use arkbridge_scanner::Severity;
 use serde_json::{Value, json};
 
 use crate::cli::{ScanArgs, ScanFormat};
-use crate::remote::{RemoteError, Server, api_error, http_error, signed_out};
+use crate::remote::{Server, bad_answer, http_error, json_answer, signed_out};
+use crate::scan_cmd::deliver;
 
 /// The server stops a scan after 120 s; this leaves room for its answer.
 const SCAN_CALL_TIMEOUT: Duration = Duration::from_secs(150);
@@ -49,40 +48,18 @@ pub(crate) async fn scan(
         .send()
         .await
         .map_err(|e| http_error(what, &url, &e))?;
-    let status = response.status().as_u16();
-    let body: Value = response
-        .json()
+    let body = json_answer(what, &url, response)
         .await
-        .map_err(|e| http_error(what, &url, &e))?;
-    if !(200..300).contains(&status) {
-        return Err(signed_out(api_error(what, status, &body), &server).into());
-    }
+        .map_err(|e| signed_out(e, &server))?;
     let findings = body["findings"]
         .as_array()
-        .ok_or_else(|| RemoteError::Http {
-            what,
-            url: url.clone(),
-            reason: "the answer has no findings list".into(),
-        })?;
+        .ok_or_else(|| bad_answer(what, &url, "the answer has no findings list"))?;
     let failing = findings.iter().filter(|f| fails(f, fail_on)).count();
     let output = match args.format {
         ScanFormat::Json => serde_json::to_string_pretty(&body)? + "\n",
         _ => text(&body, findings),
     };
-    match &args.output {
-        Some(file) => std::fs::write(file, output)
-            .with_context(|| format!("cannot write {}", file.display()))?,
-        None => std::io::stdout().write_all(output.as_bytes())?,
-    }
-    if failing > 0 {
-        eprintln!(
-            "{failing} finding{} at or above --fail-on {}",
-            if failing == 1 { "" } else { "s" },
-            args.fail_on.as_deref().unwrap_or_default()
-        );
-        return Ok(ExitCode::from(1));
-    }
-    Ok(ExitCode::SUCCESS)
+    deliver(args, &output, failing)
 }
 
 /// Whether a finding fails the scan: still in triage state `new` (accepted, false-positive and

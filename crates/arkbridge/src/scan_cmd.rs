@@ -78,6 +78,12 @@ pub(crate) async fn main(args: ScanArgs) -> anyhow::Result<ExitCode> {
             (output, failing)
         }
     };
+    deliver(&args, &output, failing)
+}
+
+/// Writes a scan's `output` to `--output` (or stdout) and exits 1 when `failing` findings are at
+/// or above `--fail-on`, as the local and the `--server` scan both do.
+pub(crate) fn deliver(args: &ScanArgs, output: &str, failing: usize) -> anyhow::Result<ExitCode> {
     match &args.output {
         Some(file) => std::fs::write(file, output)
             .with_context(|| format!("cannot write {}", file.display()))?,

@@ -6,30 +6,26 @@
 //! block's last editor from a Confluence account id to an e-mail through `users_bulk` and then to
 //! LDAP groups), and once slapd is gone `policy explain` fails closed.
 
+mod remote_support;
 mod support;
 mod support_ldap;
 
 use std::path::Path;
 use std::time::Instant;
 
-use arkbridge_core::config::{GroupsFrom, IdentityConfig, IdentityProvider, OidcSection};
+use arkbridge_core::config::GroupsFrom;
+use remote_support::{login_as, oidc_identity, remote_seed, run, text};
 use support::*;
-use support_ldap::{SERVICE_DN, SUFFIX, Slapd, login_as, run, text};
+use support_ldap::{SERVICE_DN, SUFFIX, Slapd};
 
 const PLANTED: &str = "Ldap-Planted-Secret-41";
-const ADMIN_PASSWORD: &str = "Adm1n-ldap-pw";
 /// The slapd service account's password, held by the simulated Vault only.
 const SERVICE_PASSWORD: &str = "Ldap-Bind-Pw-7c1e";
 
 /// The demo seed with an administrator password, the LDAP bind account in the Integrations safe,
 /// and carol's approver group moved to bob in the identity provider's tokens.
 fn seed() -> String {
-    let seed = seed_with(PLANTED, "")
-        .replacen(
-            "  - username: Administrator\n",
-            &format!("  - username: Administrator\n    password: {ADMIN_PASSWORD}\n"),
-            1,
-        )
+    let seed = remote_seed(PLANTED)
         .replacen(
             "        secretOf: { pvwaUser: arkbridge-safe-admin }\n",
             &format!(
@@ -57,25 +53,8 @@ fn seed() -> String {
 
 /// The simulator's bridge config with OIDC sign-in and groups from `slapd`.
 fn write_ldap_config(r: &Path, sim: &Sim, slapd: &Slapd) -> String {
-    let identity = &sim.info["identity"];
     let mut config = sim.config.clone();
-    config.identity = IdentityConfig {
-        provider: IdentityProvider::Oidc,
-        users: Vec::new(),
-        oidc: Some(OidcSection {
-            issuer: identity["oidc_issuer"].as_str().unwrap().to_string(),
-            client_id: "arkbridge-cli".into(),
-            api_audience: identity["oidc_api_audience"].as_str().map(str::to_string),
-            groups_claim: "groups".into(),
-            email_claim: "email".into(),
-            confluence_account_claim: identity["oidc_account_id_claim"]
-                .as_str()
-                .map(str::to_string),
-            ca_cert: sim.config.cyberark.ccp.ca_cert.clone(),
-            groups_from: GroupsFrom::Ldap,
-        }),
-        ldap: None,
-    };
+    config.identity = oidc_identity(sim, GroupsFrom::Ldap);
     let ldap = format!(
         "\n[identity.ldap]\n\
          bind_password = \"cyberark://Integrations/ldap-arkbridge\"\n\
@@ -102,12 +81,10 @@ fn ldap_groups_decide_approval_and_run_and_an_unreachable_directory_fails_closed
     let mut slapd = Slapd::start(r, SERVICE_PASSWORD);
     let config = write_ldap_config(r, &sim, &slapd);
     let page = page_id_by_title(&sim, "Restart payments API");
-    let idp = sim.info["identity"]["idp_url"].as_str().unwrap();
-    let ca = sim.config.cyberark.ccp.ca_cert.as_deref().unwrap();
     let setup = started.elapsed();
 
     // bob's token says change-approvers, but the directory says developers: he may not approve.
-    let (code, shown) = login_as(r, idp, ca, &config, "bob@example.com", ADMIN_PASSWORD);
+    let (code, shown) = login_as(r, &sim, &["--config", &config], "bob@example.com");
     assert_eq!(code, Some(0), "login failed: {shown}");
     let out = run(
         r,
@@ -122,7 +99,7 @@ fn ldap_groups_decide_approval_and_run_and_an_unreachable_directory_fails_closed
     );
 
     // carol approves: her token says nothing of change-approvers, LDAP does (through `cab`).
-    let (code, shown) = login_as(r, idp, ca, &config, "carol@example.com", ADMIN_PASSWORD);
+    let (code, shown) = login_as(r, &sim, &["--config", &config], "carol@example.com");
     assert_eq!(code, Some(0), "login failed: {shown}");
     let out = run(
         r,
@@ -132,7 +109,7 @@ fn ldap_groups_decide_approval_and_run_and_an_unreachable_directory_fails_closed
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 
     // alice runs it: her platform-admins grant and the last editor check both go through LDAP.
-    let (code, shown) = login_as(r, idp, ca, &config, "alice@example.com", ADMIN_PASSWORD);
+    let (code, shown) = login_as(r, &sim, &["--config", &config], "alice@example.com");
     assert_eq!(code, Some(0), "login failed: {shown}");
     let out = run(
         r,

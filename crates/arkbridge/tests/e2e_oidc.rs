@@ -2,126 +2,22 @@
 //! with the device authorization grant (approved through the simulator's admin call), later
 //! commands verify the cached ID token, `--as` is refused, and a tampered cache is refused.
 
+mod remote_support;
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
-use arkbridge_core::config::{GroupsFrom, IdentityConfig, IdentityProvider, OidcSection};
+use remote_support::*;
 use support::*;
 
 const PLANTED: &str = "Oidc-Planted-Secret-23";
-const ADMIN_PASSWORD: &str = "Adm1n-oidc-pw";
-
-fn seed() -> String {
-    seed_with(PLANTED, "").replacen(
-        "  - username: Administrator\n",
-        &format!("  - username: Administrator\n    password: {ADMIN_PASSWORD}\n"),
-        1,
-    )
-}
-
-/// The simulator's bridge config, with identity from its OIDC provider and the CLI's client.
-fn write_oidc_config(r: &Path, sim: &Sim) -> String {
-    let identity = &sim.info["identity"];
-    let mut config = sim.config.clone();
-    config.identity = IdentityConfig {
-        provider: IdentityProvider::Oidc,
-        users: Vec::new(),
-        oidc: Some(OidcSection {
-            issuer: identity["oidc_issuer"].as_str().unwrap().to_string(),
-            client_id: "arkbridge-cli".into(),
-            api_audience: identity["oidc_api_audience"].as_str().map(str::to_string),
-            groups_claim: "groups".into(),
-            email_claim: "email".into(),
-            confluence_account_claim: identity["oidc_account_id_claim"]
-                .as_str()
-                .map(str::to_string),
-            ca_cert: sim.config.cyberark.ccp.ca_cert.clone(),
-            groups_from: GroupsFrom::Token,
-        }),
-        ldap: None,
-    };
-    let path = r.join("oidc.toml");
-    std::fs::write(&path, config.to_toml()).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
-/// The binary with the test's own state folder, so the token cache lands in the test's folder.
-fn command(r: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .env("TMPDIR", r.join("tmp"))
-        .env("XDG_STATE_HOME", r.join("state"))
-        .env("ARKBRIDGE_LOG", "debug");
-    c
-}
-
-fn run(r: &Path, name: &str, args: &[&str]) -> Output {
-    let out = command(r, args).output().unwrap();
-    std::fs::write(r.join("logs").join(format!("{name}.stdout")), &out.stdout).unwrap();
-    std::fs::write(r.join("logs").join(format!("{name}.stderr")), &out.stderr).unwrap();
-    out
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Runs `arkbridge login`, approves its user code as `email` through the admin call, and
-/// returns login's whole output once it has finished.
-fn login_as(r: &Path, sim: &Sim, config: &str, email: &str) -> (Option<i32>, String) {
-    let mut child = command(r, &["login", "--config", config])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(
-            std::fs::File::create(r.join("logs").join("login.stderr")).unwrap(),
-        ))
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut seen = String::new();
-    let code = loop {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("login ended before showing a code: {seen}"))
-            .unwrap();
-        seen.push_str(&line);
-        seen.push('\n');
-        if let Some(code) = line.strip_prefix("user code: ") {
-            break code.trim().to_string();
-        }
-    };
-    let idp = sim.info["identity"]["idp_url"].as_str().unwrap();
-    let ca = std::fs::read(sim.config.cyberark.ccp.ca_cert.as_ref().unwrap()).unwrap();
-    let status = rt().block_on(async {
-        let client = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
-            .build()
-            .unwrap();
-        client
-            .post(format!("{idp}/__arkbridge_sim/device"))
-            .basic_auth("Administrator", Some(ADMIN_PASSWORD))
-            .json(&serde_json::json!({ "user_code": code, "email": email }))
-            .send()
-            .await
-            .unwrap()
-            .status()
-    });
-    assert!(status.is_success(), "the admin approval failed: {status}");
-    for line in lines {
-        seen.push_str(&line.unwrap());
-        seen.push('\n');
-    }
-    (child.wait().unwrap().code(), seen)
-}
 
 #[test]
 fn login_by_device_code_then_commands_use_the_verified_oidc_user() {
     let root = test_root();
     let r = root.path();
-    let sim = start_sim(r, &seed());
+    let sim = start_sim(r, &remote_seed(PLANTED));
     let config = write_oidc_config(r, &sim);
     let page = page_id_by_title(&sim, "Restart payments API");
     let explain = |name: &str| {
@@ -143,7 +39,7 @@ fn login_by_device_code_then_commands_use_the_verified_oidc_user() {
         text(&out.stderr)
     );
 
-    let (code, shown) = login_as(r, &sim, &config, "alice@example.com");
+    let (code, shown) = login_as(r, &sim, &["--config", &config], "alice@example.com");
     assert_eq!(code, Some(0), "login failed: {shown}");
     assert!(shown.contains("signed in as alice@example.com"), "{shown}");
     assert!(shown.contains("platform-admins"), "{shown}");
@@ -283,7 +179,7 @@ fn login_by_device_code_then_commands_use_the_verified_oidc_user() {
 fn approvals_and_last_editors_come_from_verified_sign_ins() {
     let root = test_root();
     let r = root.path();
-    let sim = start_sim(r, &seed());
+    let sim = start_sim(r, &remote_seed(PLANTED));
     let config = write_oidc_config(r, &sim);
     let page = page_id_by_title(&sim, "Restart payments API");
     let run_restart = |name: &str, config: &str| {
@@ -295,7 +191,7 @@ fn approvals_and_last_editors_come_from_verified_sign_ins() {
     };
 
     // Alice (platform-admins, the block's author) before any approval: denied for that reason.
-    let (code, shown) = login_as(r, &sim, &config, "alice@example.com");
+    let (code, shown) = login_as(r, &sim, &["--config", &config], "alice@example.com");
     assert_eq!(code, Some(0), "login failed: {shown}");
     let out = run_restart("run-unapproved", &config);
     assert_ne!(out.status.code(), Some(0));
@@ -303,7 +199,7 @@ fn approvals_and_last_editors_come_from_verified_sign_ins() {
     assert!(err.contains("no approval is recorded"), "{err}");
 
     // Carol approves as herself; her token says change-approvers.
-    let (code, shown) = login_as(r, &sim, &config, "carol@example.com");
+    let (code, shown) = login_as(r, &sim, &["--config", &config], "carol@example.com");
     assert_eq!(code, Some(0), "login failed: {shown}");
     let out = run(
         r,
@@ -319,7 +215,7 @@ fn approvals_and_last_editors_come_from_verified_sign_ins() {
     strict_config.policy.principal_max_age_hours = 0;
     std::fs::write(&strict, strict_config.to_toml()).unwrap();
     let strict = strict.to_str().unwrap();
-    let (code, shown) = login_as(r, &sim, &config, "alice@example.com");
+    let (code, shown) = login_as(r, &sim, &["--config", &config], "alice@example.com");
     assert_eq!(code, Some(0), "login failed: {shown}");
     let out = run_restart("run-stale-editor", strict);
     assert_ne!(out.status.code(), Some(0));

@@ -9,7 +9,7 @@ mod remote_support;
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use remote_support::*;
 use support::*;
@@ -36,7 +36,8 @@ fn remote_mode_signs_in_streams_masked_output_denies_with_exit_3_and_reads_the_a
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 
-    let (_serve, url) = start_serve(r, &config);
+    let serve = start_serve(r, Path::new(&config), "serve");
+    let url = serve.url.clone();
     let remote = ["--server", url.as_str(), "--ca-cert", ca.as_str()];
     let run_restart = |name: &str| {
         let mut args = vec!["run", page.as_str(), "--block", "restart"];

@@ -99,7 +99,8 @@ fn an_expiring_sign_in_is_refreshed_silently_and_a_revoked_one_says_to_sign_in_a
     let config = write_oidc_config(r, &sim);
     let page = page_id_by_title(&sim, "Payments DB health");
     let ca = sim.info["ca_cert"].as_str().unwrap().to_string();
-    let (_serve, url) = start_serve(r, &config);
+    let serve = start_serve(r, Path::new(&config), "serve");
+    let url = serve.url.clone();
     let remote = ["--server", url.as_str(), "--ca-cert", ca.as_str()];
     let run_health = |name: &str| {
         let mut args = vec!["run", page.as_str(), "--block", "health"];
@@ -182,7 +183,8 @@ fn scan_through_the_server_finds_the_pasted_key_without_printing_it_and_is_for_a
     let config = write_oidc_config(r, &sim);
     let page = page_id_by_title(&sim, "Legacy DB notes");
     let ca = sim.info["ca_cert"].as_str().unwrap().to_string();
-    let (_serve, url) = start_serve(r, &config);
+    let serve = start_serve(r, Path::new(&config), "serve");
+    let url = serve.url.clone();
     let remote = ["--server", url.as_str(), "--ca-cert", ca.as_str()];
     let scan = |name: &str, extra: &[&str]| {
         let mut args = vec!["scan", "--page", page.as_str()];

@@ -1,5 +1,5 @@
 //! Helpers for the LDAP end-to-end test: a real OpenLDAP slapd on an `ldapi://` socket holding
-//! the simulator's Confluence users, and `arkbridge login` approved through the simulator.
+//! the simulator's Confluence users (the sign-in itself is `remote_support`'s `login_as`).
 //!
 //! The identity crate's slapd harness reads its fixture relative to its own crate and needs
 //! dev-dependencies this crate does not have, so the few steps needed here are repeated: the
@@ -11,12 +11,10 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_arkbridge");
 pub const SUFFIX: &str = "dc=example,dc=test";
 pub const SERVICE_DN: &str = "cn=arkbridge,ou=services,dc=example,dc=test";
 /// How long slapd may take to answer after it was started.
@@ -195,85 +193,4 @@ impl Slapd {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("slapd.log")).unwrap_or_default()
     }
-}
-
-/// The binary with the test's own state folder, so the token cache lands in the test's folder.
-pub fn command(r: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .env("TMPDIR", r.join("tmp"))
-        .env("XDG_STATE_HOME", r.join("state"))
-        .env("ARKBRIDGE_LOG", "debug");
-    c
-}
-
-/// Runs the binary; stdout and stderr are also saved under `logs/`.
-pub fn run(r: &Path, name: &str, args: &[&str]) -> Output {
-    let out = command(r, args).output().unwrap();
-    std::fs::write(r.join("logs").join(format!("{name}.stdout")), &out.stdout).unwrap();
-    std::fs::write(r.join("logs").join(format!("{name}.stderr")), &out.stderr).unwrap();
-    out
-}
-
-pub fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Runs `arkbridge login`, approves its user code as `email` through the simulator's admin call
-/// at `idp_url` (trusting `ca_file`, as `Administrator` with `admin_password`), and returns
-/// login's exit code and output.
-pub fn login_as(
-    r: &Path,
-    idp_url: &str,
-    ca_file: &Path,
-    config: &str,
-    email: &str,
-    admin_password: &str,
-) -> (Option<i32>, String) {
-    let mut child = command(r, &["login", "--config", config])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(
-            std::fs::File::create(r.join("logs").join(format!("login-{email}.stderr"))).unwrap(),
-        ))
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut seen = String::new();
-    let code = loop {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("login ended before showing a code: {seen}"))
-            .unwrap();
-        seen.push_str(&line);
-        seen.push('\n');
-        if let Some(code) = line.strip_prefix("user code: ") {
-            break code.trim().to_string();
-        }
-    };
-    let ca = std::fs::read(ca_file).unwrap();
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let status = runtime.block_on(async {
-        let client = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
-            .build()
-            .unwrap();
-        client
-            .post(format!("{idp_url}/__arkbridge_sim/device"))
-            .basic_auth("Administrator", Some(admin_password))
-            .json(&serde_json::json!({ "user_code": code, "email": email }))
-            .send()
-            .await
-            .unwrap()
-            .status()
-    });
-    assert!(status.is_success(), "the admin approval failed: {status}");
-    for line in lines {
-        seen.push_str(&line.unwrap());
-        seen.push('\n');
-    }
-    (child.wait().unwrap().code(), seen)
 }

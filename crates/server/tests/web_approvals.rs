@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use support::{Env, PLANTED, call_state};
-use web_support::{send, sign_in, start};
+use web_support::{approve, get, send, sign_in, start};
 
 /// The restart block's last line in the demo seed, and what the test edit makes of it.
 const OLD_LINE: &str = "echo \"payments-api restarted\"";
@@ -79,24 +79,14 @@ async fn an_edit_after_an_approval_shows_the_removed_and_added_lines() {
     let (env, state) = start().await;
     let restart = env.page("Restart payments API").await;
     let (carol, _) = sign_in(&env, &state, "carol@example.com", "/ui").await;
-    let body = json!({"page_id": restart, "block": "restart"}).to_string();
-    let approved = send(
-        &state,
-        "POST",
-        "/api/v1/approvals",
-        Some(&carol.cookie),
-        &[("x-csrf-token", &carol.csrf)],
-        Some(("application/json", body)),
-    )
-    .await;
-    assert_eq!(approved.status, StatusCode::CREATED, "{}", approved.text);
+    let approved = approve(&state, &carol, &restart, "restart").await;
     let approved_version: Value = serde_json::from_str(&approved.text).unwrap();
     let approved_version = approved_version["page_version"].as_u64().unwrap();
     let current_version = edit_restart_block(&env, &restart).await;
     assert!(current_version > approved_version);
 
     let uri = format!("/ui/approvals?page={restart}");
-    let view = send(&state, "GET", &uri, Some(&carol.cookie), &[], None).await;
+    let view = get(&state, &uri, &carol).await;
     assert_eq!(view.status, StatusCode::OK, "{}", view.text);
     let html = &view.text;
     assert!(
@@ -156,15 +146,7 @@ async fn a_block_never_approved_is_shown_whole_as_new() {
     let (env, state) = start().await;
     let restart = env.page("Restart payments API").await;
     let (bob, _) = sign_in(&env, &state, "bob@example.com", "/ui").await;
-    let view = send(
-        &state,
-        "GET",
-        &format!("/ui/approvals?page={restart}"),
-        Some(&bob.cookie),
-        &[],
-        None,
-    )
-    .await;
+    let view = get(&state, &format!("/ui/approvals?page={restart}"), &bob).await;
     assert_eq!(view.status, StatusCode::OK, "{}", view.text);
     assert!(
         view.text
@@ -206,7 +188,7 @@ async fn an_approval_whose_version_does_not_hold_its_script_is_reported_unrecove
     // An approval of some other text, said to be made on version 1 (which holds the seed's).
     let other = hex_sha256("echo something else");
     plant_approval(&env, &restart, 1, other).await;
-    let view = send(&state, "GET", &uri, Some(&carol.cookie), &[], None).await;
+    let view = get(&state, &uri, &carol).await;
     assert_eq!(view.status, StatusCode::OK, "{}", view.text);
     assert!(
         view.text.contains(
@@ -224,7 +206,7 @@ async fn an_approval_whose_version_does_not_hold_its_script_is_reported_unrecove
 
     // An approval on a version the page never had.
     plant_approval(&env, &restart, 99, hex_sha256("echo gone")).await;
-    let view = send(&state, "GET", &uri, Some(&carol.cookie), &[], None).await;
+    let view = get(&state, &uri, &carol).await;
     assert!(
         view.text
             .contains("The approved script could not be recovered from version 99: Confluence did not return it"),

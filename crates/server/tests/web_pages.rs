@@ -7,23 +7,14 @@ mod web_support;
 
 use arkbridge_store::Store as _;
 use axum::http::{StatusCode, header};
-use serde_json::json;
-use web_support::{send, sign_in, start};
+use web_support::{approve, get, send, sign_in, start};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_runbook_view_offers_run_to_alice_and_explains_the_denial_to_bob() {
     let (env, state) = start().await;
     let health = env.page("Payments DB health").await;
     let (alice, _) = sign_in(&env, &state, "alice@example.com", "/ui").await;
-    let view = send(
-        &state,
-        "GET",
-        &format!("/ui/pages/{health}"),
-        Some(&alice.cookie),
-        &[],
-        None,
-    )
-    .await;
+    let view = get(&state, &format!("/ui/pages/{health}"), &alice).await;
     assert_eq!(view.status, StatusCode::OK, "{}", view.text);
     assert!(view.text.contains("<h1>Payments DB health</h1>"));
     assert!(view.text.contains("class=\"run\""), "alice may run it");
@@ -40,15 +31,7 @@ async fn the_runbook_view_offers_run_to_alice_and_explains_the_denial_to_bob() {
             .contains("script-src 'self'")
     );
     let (bob, _) = sign_in(&env, &state, "bob@example.com", "/ui").await;
-    let view = send(
-        &state,
-        "GET",
-        &format!("/ui/pages/{health}"),
-        Some(&bob.cookie),
-        &[],
-        None,
-    )
-    .await;
+    let view = get(&state, &format!("/ui/pages/{health}"), &bob).await;
     assert_eq!(view.status, StatusCode::OK, "{}", view.text);
     assert!(
         !view.text.contains("class=\"run\""),
@@ -68,42 +51,18 @@ async fn the_audit_browser_escapes_what_it_echoes_and_keeps_others_records_priva
     let (env, state) = start().await;
     let (bob, _) = sign_in(&env, &state, "bob@example.com", "/ui").await;
     let hostile = "/ui/audit?page=%3Cscript%3Ealert(1)%3C%2Fscript%3E";
-    let page = send(&state, "GET", hostile, Some(&bob.cookie), &[], None).await;
+    let page = get(&state, hostile, &bob).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
     assert!(!page.text.contains("<script>alert(1)"));
     assert!(page.text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(page.text.contains("You see your own records only."));
     assert!(page.text.contains("Verification"));
-    let other = send(
-        &state,
-        "GET",
-        "/ui/audit?user=alice%40example.com",
-        Some(&bob.cookie),
-        &[],
-        None,
-    )
-    .await;
+    let other = get(&state, "/ui/audit?user=alice%40example.com", &bob).await;
     assert_eq!(other.status, StatusCode::FORBIDDEN);
-    let bad = send(
-        &state,
-        "GET",
-        "/ui/audit?action=nope",
-        Some(&bob.cookie),
-        &[],
-        None,
-    )
-    .await;
+    let bad = get(&state, "/ui/audit?action=nope", &bob).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.text.contains("unknown audit action `nope`"));
-    let own = send(
-        &state,
-        "GET",
-        "/ui/audit?action=login",
-        Some(&bob.cookie),
-        &[],
-        None,
-    )
-    .await;
+    let own = get(&state, "/ui/audit?action=login", &bob).await;
     assert!(own.text.contains("bob@example.com"), "{}", own.text);
     assert!(!own.text.contains("alice@example.com"));
 }
@@ -114,7 +73,7 @@ async fn approvals_show_the_pending_script_and_an_approver_approves_it_through_t
     let restart = env.page("Restart payments API").await;
     let uri = format!("/ui/approvals?page={restart}");
     let (bob, _) = sign_in(&env, &state, "bob@example.com", "/ui").await;
-    let view = send(&state, "GET", &uri, Some(&bob.cookie), &[], None).await;
+    let view = get(&state, &uri, &bob).await;
     assert_eq!(view.status, StatusCode::OK, "{}", view.text);
     assert!(
         view.text
@@ -126,22 +85,12 @@ async fn approvals_show_the_pending_script_and_an_approver_approves_it_through_t
     );
     assert!(view.text.contains("Only members of the approver groups"));
     let (carol, _) = sign_in(&env, &state, "carol@example.com", "/ui").await;
-    let view = send(&state, "GET", &uri, Some(&carol.cookie), &[], None).await;
+    let view = get(&state, &uri, &carol).await;
     assert!(view.text.contains("class=\"approve\""), "{}", view.text);
     // The current script is shown, escaped.
     assert!(view.text.contains("<pre class=\"note\""));
-    let body = json!({"page_id": restart, "block": "restart"}).to_string();
-    let approved = send(
-        &state,
-        "POST",
-        "/api/v1/approvals",
-        Some(&carol.cookie),
-        &[("x-csrf-token", &carol.csrf)],
-        Some(("application/json", body)),
-    )
-    .await;
-    assert_eq!(approved.status, StatusCode::CREATED, "{}", approved.text);
-    let view = send(&state, "GET", &uri, Some(&carol.cookie), &[], None).await;
+    approve(&state, &carol, &restart, "restart").await;
+    let view = get(&state, &uri, &carol).await;
     assert!(
         view.text.contains("This exact script is approved."),
         "{}",
@@ -179,19 +128,11 @@ async fn findings_and_daily_reports_are_for_audit_readers_who_triage_with_the_cs
         .unwrap();
     let (bob, _) = sign_in(&env, &state, "bob@example.com", "/ui").await;
     for path in ["/ui/findings", "/ui/reports"] {
-        let refused = send(&state, "GET", path, Some(&bob.cookie), &[], None).await;
+        let refused = get(&state, path, &bob).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{path}");
     }
     let (carol, _) = sign_in(&env, &state, "carol@example.com", "/ui").await;
-    let list = send(
-        &state,
-        "GET",
-        "/ui/findings?state=new",
-        Some(&carol.cookie),
-        &[],
-        None,
-    )
-    .await;
+    let list = get(&state, "/ui/findings?state=new", &carol).await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.text);
     assert!(
         list.text.contains("&lt;b&gt;Ops&lt;/b&gt; notes"),
@@ -221,17 +162,9 @@ async fn findings_and_daily_reports_are_for_audit_readers_who_triage_with_the_cs
     assert_eq!(row.state.as_str(), "false-positive");
     assert_eq!(row.triaged_by.as_deref(), Some("carol@example.com"));
     assert_eq!(row.triage_note.as_deref(), Some("test fixture"));
-    let bad = send(
-        &state,
-        "GET",
-        "/ui/findings?state=gone",
-        Some(&carol.cookie),
-        &[],
-        None,
-    )
-    .await;
+    let bad = get(&state, "/ui/findings?state=gone", &carol).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    let reports = send(&state, "GET", "/ui/reports", Some(&carol.cookie), &[], None).await;
+    let reports = get(&state, "/ui/reports", &carol).await;
     assert_eq!(reports.status, StatusCode::OK);
     assert!(reports.text.contains("FAILED"));
     assert!(reports.text.contains("&lt;script&gt;x&lt;/script&gt;"));

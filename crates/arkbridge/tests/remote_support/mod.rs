@@ -1,13 +1,13 @@
-//! What the remote-mode end-to-end tests share: `arkbridge serve` as a child process on the
+//! What the OIDC end-to-end tests share (local sign-in, LDAP groups and remote mode): the
 //! simulator's config with OIDC identity, the binary with the test's own state folder (where
-//! the token caches land), `arkbridge login --server` with the device code approved through the
-//! simulator's admin call, and a listing of the token caches.
+//! the token caches land), `arkbridge login` (with or without `--server`) with the device code
+//! approved through the simulator's admin call, and a listing of the token caches.
 
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use arkbridge_core::config::{GroupsFrom, IdentityConfig, IdentityProvider, OidcSection};
 
@@ -24,21 +24,11 @@ pub fn remote_seed(planted: &str) -> String {
     )
 }
 
-/// Kills `arkbridge serve` when the test ends, however it ends.
-pub struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The simulator's bridge config with identity from its OIDC provider and the CLI's client.
-pub fn write_oidc_config(r: &Path, sim: &Sim) -> String {
+/// Identity from the simulator's OIDC provider for the CLI's client, with groups from
+/// `groups_from`.
+pub fn oidc_identity(sim: &Sim, groups_from: GroupsFrom) -> IdentityConfig {
     let identity = &sim.info["identity"];
-    let mut config = sim.config.clone();
-    config.identity = IdentityConfig {
+    IdentityConfig {
         provider: IdentityProvider::Oidc,
         users: Vec::new(),
         oidc: Some(OidcSection {
@@ -51,10 +41,16 @@ pub fn write_oidc_config(r: &Path, sim: &Sim) -> String {
                 .as_str()
                 .map(str::to_string),
             ca_cert: sim.config.cyberark.ccp.ca_cert.clone(),
-            groups_from: GroupsFrom::Token,
+            groups_from,
         }),
         ldap: None,
-    };
+    }
+}
+
+/// The simulator's bridge config with identity from its OIDC provider and the CLI's client.
+pub fn write_oidc_config(r: &Path, sim: &Sim) -> String {
+    let mut config = sim.config.clone();
+    config.identity = oidc_identity(sim, GroupsFrom::Token);
     let path = r.join("oidc.toml");
     std::fs::write(&path, config.to_toml()).unwrap();
     path.to_str().unwrap().to_string()
@@ -130,30 +126,6 @@ pub fn login_as(r: &Path, sim: &Sim, args: &[&str], email: &str) -> (Option<i32>
         seen.push('\n');
     }
     (child.wait().unwrap().code(), seen)
-}
-
-/// Starts `arkbridge serve` on `config`; returns it and its base URL.
-pub fn start_serve(r: &Path, config: &str) -> (Serve, String) {
-    let mut child = command(r, &["serve", "--listen", "127.0.0.1:0", "--config", config])
-        .env("ARKBRIDGE_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(
-            std::fs::File::create(r.join("logs").join("serve.log")).unwrap(),
-        ))
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let serve = Serve(child);
-    loop {
-        match lines.next() {
-            Some(Ok(l)) if l.starts_with("Listening on ") => {
-                let url = l.trim_start_matches("Listening on ").trim().to_string();
-                return (serve, url);
-            }
-            Some(Ok(_)) => {}
-            other => panic!("serve stopped before listening: {other:?}; see logs/serve.log"),
-        }
-    }
 }
 
 /// Every token cache file below the test's state folder.

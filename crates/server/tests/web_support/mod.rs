@@ -1,6 +1,7 @@
 //! The web UI tests' setup: the simulators with a router state that serves the web UI as the
 //! simulator's confidential `arkbridge-web` client, one request through `router()` with a
-//! session cookie, and a browser's sign-in through the simulated provider's form.
+//! session cookie (and the common GET and approval through a session), and a browser's sign-in
+//! through the simulated provider's form.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -102,6 +103,28 @@ pub async fn send(
         headers,
         text: String::from_utf8_lossy(&bytes).into_owned(),
     }
+}
+
+/// A GET of `uri` through `router()` as the signed-in `browser`.
+pub async fn get(state: &AppState, uri: &str, browser: &Browser) -> Reply {
+    send(state, "GET", uri, Some(&browser.cookie), &[], None).await
+}
+
+/// `browser` approves `block` of `page_id` through the session (`POST /api/v1/approvals` with
+/// the CSRF token); the approval must be created.
+pub async fn approve(state: &AppState, browser: &Browser, page_id: &str, block: &str) -> Reply {
+    let body = serde_json::json!({"page_id": page_id, "block": block}).to_string();
+    let approved = send(
+        state,
+        "POST",
+        "/api/v1/approvals",
+        Some(&browser.cookie),
+        &[("x-csrf-token", &browser.csrf)],
+        Some(("application/json", body)),
+    )
+    .await;
+    assert_eq!(approved.status, StatusCode::CREATED, "{}", approved.text);
+    approved
 }
 
 /// A signed-in browser: the session cookie and the CSRF token of its pages.
