@@ -80,5 +80,12 @@ pub(crate) async fn main(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "runs still going at the end of the grace period were stopped"
         );
     }
+    if report.fenced {
+        eprintln!(
+            "arkbridge serve stopped: this replica was fenced (declared dead by another replica, \
+             or unable to reach the store for [cluster] dead_after_secs); restart it"
+        );
+        return Ok(ExitCode::from(2));
+    }
     Ok(ExitCode::SUCCESS)
 }

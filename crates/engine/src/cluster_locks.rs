@@ -6,10 +6,12 @@
 //! Either way the lock goes when its process dies (the kernel closes the file or the socket),
 //! which is what tells crash recovery that a run is dead.
 //!
-//! On PostgreSQL a free run lock is not enough to recover a run of another replica: that
-//! replica must also have missed its heartbeats for `[cluster] dead_after_secs` (a connection
-//! can break while the process lives on). Recovery then declares it dead, which fences it: its
-//! next heartbeat is refused and it stops its runs.
+//! On PostgreSQL a free run lock is not enough to recover a run of another replica that has
+//! not ended: that replica must also have missed its heartbeats for `[cluster]
+//! dead_after_secs` (a connection can break while the process lives on). Recovery then declares
+//! it dead, which fences it: its next heartbeat is refused and it stops its runs. A run that
+//! executes in this process is never taken for dead; and a run that loses its lock session
+//! stops at once (`RunHold::lost`), leaving its leases to recovery.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,7 +50,61 @@ pub(crate) enum RunHold {
     Session(Arc<LockSession>),
 }
 
+/// How often a run checks that its lock session still answers.
+const SESSION_CHECK: Duration = Duration::from_secs(5);
+
+impl RunHold {
+    /// Completes when the run's locks are lost: never for `flock`s (they go only with the
+    /// process), when the lock session stops answering on PostgreSQL.
+    pub(crate) async fn lost(&self) {
+        match self {
+            RunHold::File(_) => std::future::pending().await,
+            RunHold::Session(session) => loop {
+                tokio::time::sleep(SESSION_CHECK).await;
+                if !session.alive().await {
+                    return;
+                }
+            },
+        }
+    }
+}
+
+/// Marks a run as executing in this process until dropped (`Bridge::mark_active`).
+pub(crate) struct ActiveRun<'a> {
+    runs: &'a std::sync::Mutex<std::collections::HashSet<String>>,
+    id: String,
+}
+
+impl Drop for ActiveRun<'_> {
+    fn drop(&mut self) {
+        self.runs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+    }
+}
+
 impl<S: Store> Bridge<S> {
+    /// Records that `run_id` executes in this process, so that recovery never takes it for
+    /// dead, even if its locks were lost.
+    pub(crate) fn mark_active(&self, run_id: &str) -> ActiveRun<'_> {
+        self.active_runs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(run_id.to_string());
+        ActiveRun {
+            runs: &self.active_runs,
+            id: run_id.to_string(),
+        }
+    }
+
+    fn is_active(&self, run_id: &str) -> bool {
+        self.active_runs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(run_id)
+    }
+
     /// This process's identity among the replicas.
     pub fn replica(&self) -> &Replica {
         &self.replica
@@ -68,7 +124,7 @@ impl<S: Store> Bridge<S> {
                     EngineError::Setup(format!("cannot use the lock of run {run_id}: {e}"))
                 });
         };
-        let session = cluster.session().await?;
+        let session = cluster.session(&self.replica.id).await?;
         if session.try_lock(&format!("run:{run_id}")).await? {
             Ok(Some(RunHold::Session(Arc::new(session))))
         } else {
@@ -92,6 +148,9 @@ impl<S: Store> Bridge<S> {
     /// PostgreSQL only if it is this replica's or its replica missed its heartbeats (which
     /// declares that replica dead). Also returns whether the run's processes are on this host.
     pub(crate) async fn run_is_dead(&self, run_id: &str) -> Result<(bool, bool), EngineError> {
+        if self.is_active(run_id) {
+            return Ok((false, true));
+        }
         let Some(cluster) = &self.cluster else {
             return Ok((true, true));
         };
@@ -103,15 +162,26 @@ impl<S: Store> Bridge<S> {
         if owner.replica_id == self.replica.id {
             return Ok((true, here));
         }
+        // A run that ended executes nowhere: what is left are leases whose rotation failed,
+        // which any replica may retry (under the run's lock and the accounts').
+        let ended = self
+            .store
+            .get_run(run_id)
+            .await?
+            .is_some_and(|r| r.status != arkbridge_store::RunStatus::Running);
+        if ended {
+            return Ok((true, here));
+        }
         let dead_after = self
             .config
             .cluster
             .dead_after_secs
             .saturating_mul(1_000_000);
-        let now = now_micros();
-        let cutoff = now.saturating_sub(i64::try_from(dead_after).unwrap_or(i64::MAX));
         let dead = cluster
-            .declare_dead_if_silent(&owner.replica_id, cutoff, now)
+            .declare_dead_if_silent(
+                &owner.replica_id,
+                i64::try_from(dead_after).unwrap_or(i64::MAX),
+            )
             .await?;
         Ok((dead, here))
     }

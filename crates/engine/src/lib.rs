@@ -92,6 +92,8 @@ pub struct Bridge<S: Store = AnyStore> {
     /// `cluster_locks.rs`.
     replica: cluster_locks::Replica,
     cluster: Option<arkbridge_store::Cluster>,
+    /// The runs executing in this process (`cluster_locks.rs`).
+    active_runs: std::sync::Mutex<std::collections::HashSet<String>>,
     /// The issuer and subject of each user verified in this process, by the e-mail the flow
     /// passes around as the actor, so that their audit records name the token's `sub`.
     principals: std::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
@@ -175,6 +177,7 @@ impl<S: Store> Bridge<S> {
             locks_dir,
             replica: cluster_locks::Replica::this_process(),
             cluster,
+            active_runs: std::sync::Mutex::default(),
             principals: std::sync::Mutex::default(),
             ldap: tokio::sync::OnceCell::new(),
             audit_key: tokio::sync::OnceCell::new(),

@@ -56,7 +56,14 @@ impl<S: Store> Bridge<S> {
             if leases.is_empty() {
                 continue;
             }
-            if leases.iter().any(|l| l.state.is_open()) {
+            // A run that recorded its own end (it stopped when its locks were lost) is not
+            // ended a second time.
+            let ended = self
+                .store
+                .get_run(&run_id)
+                .await?
+                .is_some_and(|r| r.status != RunStatus::Running);
+            if !ended && leases.iter().any(|l| l.state.is_open()) {
                 self.end_crashed_run(&run_id, &leases, on_this_host, &mut report)
                     .await?;
             }

@@ -71,8 +71,25 @@ impl<S: Store> Bridge<S> {
         req: &RunRequest,
         sink: &mut (dyn FnMut(Stream, &[u8]) + Send),
     ) -> Result<RunReport, EngineError> {
+        self.run_as(uuid::Uuid::new_v4().to_string(), req, sink)
+            .await
+    }
+
+    /// Runs a block under a run id the caller chose (the API's, so that one id names the run
+    /// in the API, the store and the audit log). An id already on record is refused: a run is
+    /// executed at most once.
+    pub async fn run_as(
+        &self,
+        run_id: String,
+        req: &RunRequest,
+        sink: &mut (dyn FnMut(Stream, &[u8]) + Send),
+    ) -> Result<RunReport, EngineError> {
         let user = &req.user;
-        let run_id = uuid::Uuid::new_v4().to_string();
+        if self.store.get_run(&run_id).await?.is_some() {
+            return Err(EngineError::Setup(format!(
+                "run {run_id} was executed before; a run is never executed twice"
+            )));
+        }
         self.audit(
             &user.email,
             AuditEvent::new(Action::RunRequested)
@@ -136,6 +153,7 @@ impl<S: Store> Bridge<S> {
             .try_hold_run(&run_id)
             .await?
             .ok_or_else(|| EngineError::Setup("run lock already held".into()))?;
+        let _active = self.mark_active(&run_id);
         self.own_run(&run_id).await?;
         let _accounts = match self.lock_accounts(&held, &run_id, &runbook).await {
             Ok(held) => held,
@@ -194,9 +212,31 @@ impl<S: Store> Bridge<S> {
             &mut leases,
             sink,
         );
-        let executed = match ttl::watch(&deadline, work).await {
+        // On PostgreSQL the run's locks live on its lock session: if that connection breaks,
+        // another run could take its accounts, so the run stops and leaves its leases to
+        // recovery, which rotates them under the account locks.
+        let watched = async {
+            tokio::select! {
+                r = ttl::watch(&deadline, work) => r.map_err(|Expired| false),
+                () = held.lost() => Err(true),
+            }
+        };
+        let mut lock_lost = false;
+        let executed = match watched.await {
             Ok(executed) => executed,
-            Err(Expired) => {
+            Err(true) => {
+                lock_lost = true;
+                tracing::error!(
+                    run_id,
+                    "the run's locks in the store were lost (its connection broke); stopped"
+                );
+                Err(EngineError::Setup(
+                    "the run's locks in the store were lost (its connection to PostgreSQL broke); \
+                     the run was stopped and its credentials are left to recovery"
+                        .into(),
+                ))
+            }
+            Err(false) => {
                 // The work was dropped: its script's group is killed and its directory gone.
                 // The error path below settles (rotates) every lease taken.
                 METRICS.inc(Counter::LeaseExpirations);
@@ -218,7 +258,11 @@ impl<S: Store> Bridge<S> {
                 // Whatever happened, every lease taken is settled; the first error is reported.
                 // A store that cannot record the end (it may be what failed) must not hide `e`;
                 // open leases are then rotated by the next start's recovery.
-                let rotated = self.settle(&user.email, &run_id, &leases).await;
+                let rotated = if lock_lost {
+                    Ok(Vec::new())
+                } else {
+                    self.settle(&user.email, &run_id, &leases).await
+                };
                 let recorded = self
                     .store
                     .finish_run(&run_id, RunStatus::Error, None, now_micros())

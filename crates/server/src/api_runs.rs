@@ -126,9 +126,11 @@ async fn visible_run(
     id: &str,
 ) -> Result<Arc<RunEntry>, ApiError> {
     let found = match state.bridge.cluster() {
-        Some(cluster) => crate::cluster_runs::find(state, cluster, id)
-            .await
-            .map_err(|e| ApiError::internal(format!("store: {e}")))?,
+        Some(cluster) => crate::cluster_runs::find(state, cluster, id, |owner| {
+            owner.eq_ignore_ascii_case(&principal.user.email) || state.reads_all_audit(principal)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("store: {e}")))?,
         None => state.runs.get(id),
     };
     let entry = found.ok_or_else(|| unknown_run(id))?;

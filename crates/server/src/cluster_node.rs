@@ -8,8 +8,9 @@
 //! - **Leader election:** each replica tries to take the advisory lock `leader:scheduler` on a
 //!   lock session of its own. The one that gets it raises the fencing epoch in
 //!   `cluster_leader` and becomes the leader while its session answers. Scheduled work happens
-//!   on the leader only: the daily audit (each occurrence claimed once under the leader's epoch,
-//!   so a leader that lost its lock without knowing cannot run it again), retries of failed
+//!   on the leader only: the daily audit (each occurrence claimed under the leader's epoch, so a
+//!   leader that lost its lock without knowing cannot run it again, and marked done when it ran,
+//!   so that a later leader reruns one whose leader died in it), retries of failed
 //!   rotations, recovery of dead replicas' runs, and the signed checkpoints and syslog
 //!   forwarding of `[audit]`.
 
@@ -30,6 +31,12 @@ pub const DAILY_CATCH_UP: Duration = Duration::from_secs(3600);
 
 /// The job name of the daily audit in `scheduled_slots`.
 pub const DAILY_JOB: &str = "daily-audit";
+
+/// How long finished API runs (with their output) and dead replicas stay in the store.
+pub const RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// How often the leader prunes.
+const PRUNE_PERIOD: Duration = Duration::from_secs(3600);
 
 fn micros_now() -> i64 {
     Timestamp::now().as_microsecond()
@@ -65,10 +72,15 @@ pub async fn join(state: &AppState) -> Result<Option<ClusterTasks>, arkbridge_st
             &replica.id,
             &replica.host,
             i32::try_from(std::process::id()).unwrap_or(0),
-            micros_now(),
         )
         .await?;
     tracing::info!(replica = %replica.id, host = %replica.host, "joined the cluster");
+    if state.bridge.config().daily.time_zone.is_none() {
+        tracing::warn!(
+            "[daily] time_zone is not set: each replica reads run_at in its own system zone; \
+             set it so that every replica agrees on when the daily audit is due"
+        );
+    }
     let tasks = vec![
         tokio::spawn(heartbeat(state.clone(), cluster.clone())),
         tokio::spawn(lead(state.clone(), cluster.clone())),
@@ -80,9 +92,7 @@ pub async fn join(state: &AppState) -> Result<Option<ClusterTasks>, arkbridge_st
 /// Records that this replica stopped cleanly (its runs ended).
 pub async fn leave(state: &AppState) {
     if let Some(cluster) = state.bridge.cluster()
-        && let Err(e) = cluster
-            .stop_replica(&state.bridge.replica().id, micros_now())
-            .await
+        && let Err(e) = cluster.stop_replica(&state.bridge.replica().id).await
     {
         tracing::warn!(error = %e, "cannot record this replica's stop");
     }
@@ -91,25 +101,30 @@ pub async fn leave(state: &AppState) {
 async fn heartbeat(state: AppState, cluster: Cluster) {
     let config = state.bridge.config().cluster.clone();
     let id = state.bridge.replica().id.clone();
-    let mut last_ok = micros_now();
+    let every = Duration::from_secs(config.heartbeat_secs);
+    let dead_after = Duration::from_secs(config.dead_after_secs);
+    let mut last_ok = tokio::time::Instant::now();
     loop {
-        tokio::time::sleep(Duration::from_secs(config.heartbeat_secs)).await;
-        let now = micros_now();
-        match cluster.heartbeat(&id, now).await {
-            Ok(true) => last_ok = now,
-            Ok(false) => {
+        tokio::time::sleep(every).await;
+        // A heartbeat stuck on a broken connection must not postpone the fencing decision.
+        let failure = match tokio::time::timeout(every, cluster.heartbeat(&id)).await {
+            Ok(Ok(true)) => {
+                last_ok = tokio::time::Instant::now();
+                continue;
+            }
+            Ok(Ok(false)) => {
                 tracing::error!(replica = %id, "another replica declared this one dead and recovers its runs; fencing: stopping every run and serving");
                 state.fence().await;
                 return;
             }
-            Err(e) => {
-                tracing::warn!(replica = %id, error = %e, "cannot record a heartbeat");
-                if now - last_ok >= secs(config.dead_after_secs) {
-                    tracing::error!(replica = %id, "no heartbeat recorded for the whole timeout; fencing: stopping every run and serving");
-                    state.fence().await;
-                    return;
-                }
-            }
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {} s", every.as_secs()),
+        };
+        tracing::warn!(replica = %id, error = %failure, "cannot record a heartbeat");
+        if last_ok.elapsed() >= dead_after {
+            tracing::error!(replica = %id, "no heartbeat recorded for the whole timeout; fencing: stopping every run and serving");
+            state.fence().await;
+            return;
         }
     }
 }
@@ -124,12 +139,15 @@ struct Leadership {
     recover_soon: bool,
     /// The zone of `[daily] run_at`.
     tz: jiff::tz::TimeZone,
+    last_prune: tokio::time::Instant,
 }
 
 async fn lead(state: AppState, cluster: Cluster) {
     let config = state.bridge.config().cluster.clone();
     let id = state.bridge.replica().id.clone();
     let mut leader: Option<Leadership> = None;
+    // One lock session for trying to lead, kept between tries rather than opened every time.
+    let mut candidate: Option<LockSession> = None;
     loop {
         if state.shutting_down() {
             if let Some(l) = leader.take() {
@@ -144,7 +162,7 @@ async fn lead(state: AppState, cluster: Cluster) {
                 step_down(l).await;
                 None
             }
-            None => try_lead(&state, &cluster, &id).await,
+            None => try_lead(&state, &cluster, &id, &mut candidate).await,
         };
         if let Some(l) = &mut leader {
             duties(&state, &cluster, l).await;
@@ -153,7 +171,12 @@ async fn lead(state: AppState, cluster: Cluster) {
     }
 }
 
-async fn try_lead(state: &AppState, cluster: &Cluster, id: &str) -> Option<Leadership> {
+async fn try_lead(
+    state: &AppState,
+    cluster: &Cluster,
+    id: &str,
+    candidate: &mut Option<LockSession>,
+) -> Option<Leadership> {
     let tz = match scheduler::daily_time_zone(&state.bridge.config().daily) {
         Ok(tz) => tz,
         Err(e) => {
@@ -161,11 +184,20 @@ async fn try_lead(state: &AppState, cluster: &Cluster, id: &str) -> Option<Leade
             return None;
         }
     };
-    let session = cluster.session().await.ok()?;
-    if !session.try_lock("leader:scheduler").await.unwrap_or(false) {
-        return None;
+    if candidate.is_none() {
+        *candidate = cluster.session(id).await.ok();
     }
-    let epoch = match cluster.take_leadership(id, micros_now()).await {
+    match candidate.as_ref()?.try_lock("leader:scheduler").await {
+        Ok(true) => {}
+        Ok(false) => return None,
+        Err(_) => {
+            // A broken session: a new one next time.
+            *candidate = None;
+            return None;
+        }
+    }
+    let session = candidate.take()?;
+    let epoch = match cluster.take_leadership(id).await {
         Ok(e) => e,
         Err(e) => {
             tracing::warn!(error = %e, "cannot record the scheduler's leadership");
@@ -188,6 +220,8 @@ async fn try_lead(state: &AppState, cluster: &Cluster, id: &str) -> Option<Leade
         // A new leader recovers at once: the last one may have died with work left.
         recover_soon: true,
         tz,
+        // A new leader prunes once it has led for a while, not at once.
+        last_prune: tokio::time::Instant::now(),
     })
 }
 
@@ -208,20 +242,38 @@ async fn duties(state: &AppState, cluster: &Cluster, l: &mut Leadership) {
     let due = scheduler::previous_daily_run(now, hour, minute, &l.tz);
     let late = Duration::try_from(now.duration_since(due)).unwrap_or(Duration::ZERO);
     if due <= now && late <= DAILY_CATCH_UP {
-        match cluster
-            .claim_slot(DAILY_JOB, &due.to_string(), &id, l.epoch, micros_now())
-            .await
-        {
+        let slot = due.to_string();
+        match cluster.claim_slot(DAILY_JOB, &slot, &id, l.epoch).await {
             Ok(true) => {
                 tracing::info!(occurrence = %due, epoch = l.epoch, "running the daily audit");
+                // On a task of its own, so that recovery goes on meanwhile; marked done when it
+                // ends, so that a later leader reruns an occurrence whose leader died in it.
                 let job_state = state.clone();
-                scheduler::on_own_thread("daily-audit", async move || {
-                    scheduler::run_daily_audit(&job_state).await
-                })
-                .await;
+                let cluster = cluster.clone();
+                tokio::spawn(async move {
+                    let audit_state = job_state.clone();
+                    scheduler::on_own_thread("daily-audit", async move || {
+                        scheduler::run_daily_audit(&audit_state).await
+                    })
+                    .await;
+                    if let Err(e) = cluster.complete_slot(DAILY_JOB, &slot).await {
+                        tracing::warn!(error = %e, "cannot record the daily audit as done");
+                    }
+                });
             }
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "cannot claim the daily audit"),
+        }
+    }
+    // What is no longer needed goes once an hour: finished runs and their output after
+    // `RETENTION`, dead replicas, completed job slots.
+    if l.last_prune.elapsed() >= PRUNE_PERIOD {
+        l.last_prune = tokio::time::Instant::now();
+        let before = micros_now() - i64::try_from(RETENTION.as_micros()).unwrap_or(i64::MAX);
+        match cluster.prune(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "pruned the cluster's finished runs and records"),
+            Err(e) => tracing::warn!(error = %e, "cannot prune the cluster's records"),
         }
     }
     // Failed rotations every few minutes; sooner while a dead run's lease waits for an
@@ -261,11 +313,7 @@ async fn recover_dead_replicas(state: &AppState, cluster: &Cluster) -> bool {
     };
     let mut any = false;
     for replica in replicas.into_iter().filter(|r| *r != me) {
-        let now = micros_now();
-        match cluster
-            .declare_dead_if_silent(&replica, now - dead_after, now)
-            .await
-        {
+        match cluster.declare_dead_if_silent(&replica, dead_after).await {
             Ok(true) => {}
             Ok(false) => continue,
             Err(e) => {

@@ -42,6 +42,7 @@ fn verified_by(name: &str) -> &'static str {
         "local-trusted" => "local-trusted",
         "ldap" => "ldap",
         "forge" => "forge",
+        "oidc-last-sign-in" => "oidc-last-sign-in",
         _ => "oidc",
     }
 }
@@ -120,11 +121,13 @@ pub(crate) async fn enqueue(
     Ok(entry)
 }
 
-/// This replica's mirror of a stored run, or `None` if the store has no run `id`.
+/// This replica's mirror of a stored run, or `None` if the store has no run `id` that
+/// `may_see` (given the run's owner) lets the caller see: nobody else's request starts a mirror.
 pub(crate) async fn find(
     state: &AppState,
     cluster: &Cluster,
     id: &str,
+    may_see: impl FnOnce(&str) -> bool,
 ) -> Result<Option<Arc<RunEntry>>, arkbridge_store::StoreError> {
     if let Some(entry) = state.runs.get(id) {
         return Ok(Some(entry));
@@ -132,6 +135,9 @@ pub(crate) async fn find(
     let Some(run) = cluster.api_run(id).await? else {
         return Ok(None);
     };
+    if !may_see(&run.owner) {
+        return Ok(None);
+    }
     let (entry, _) = mirror_of(
         state,
         cluster,
@@ -230,9 +236,14 @@ pub(crate) async fn claim_loop(state: AppState, cluster: Cluster) {
         }
     };
     let _listener = AbortOnDrop(listener);
+    let mut last_check = tokio::time::Instant::now();
     loop {
         if state.shutting_down() {
             return;
+        }
+        if last_check.elapsed() >= ORPHAN_CHECK {
+            last_check = tokio::time::Instant::now();
+            end_orphans(&state, &cluster, &replica).await;
         }
         let room = max - state.runs.active() as i64;
         match cluster.claim_runs(&replica, room, micros_now()).await {
@@ -246,6 +257,33 @@ pub(crate) async fn claim_loop(state: AppState, cluster: Cluster) {
         tokio::select! {
             _ = tokio::time::sleep(poll) => {}
             _ = wake.changed() => {}
+        }
+    }
+}
+
+/// How often a replica looks for runs the store says it claimed but that it does not execute.
+const ORPHAN_CHECK: Duration = Duration::from_secs(5);
+
+/// Ends runs the store has as claimed by this replica that it does not execute: a claim whose
+/// answer was lost on the way back (the claim committed, the replica saw an error). They were
+/// never started, and never will be.
+async fn end_orphans(state: &AppState, cluster: &Cluster, replica: &str) {
+    let Ok(runs) = cluster.running_runs_of(replica).await else {
+        return;
+    };
+    let executing = state.runs.claimed_ids();
+    for run in runs.into_iter().filter(|r| !executing.contains(&r.id)) {
+        let record = serde_json::json!({
+            "id": run.id, "status": "error", "page_id": run.page_id, "block": run.block,
+            "user": run.owner,
+            "error": "the run was claimed but the claim's answer was lost; it was not executed",
+        });
+        if let Ok(true) = cluster
+            .finish_api_run(&run.id, "error", &record.to_string(), micros_now())
+            .await
+        {
+            state.metrics.run_finished("error");
+            tracing::warn!(run = %run.id, "ended a run whose claim was lost");
         }
     }
 }
@@ -293,6 +331,7 @@ fn execute(state: &AppState, cluster: &Cluster, run: QueuedRun) {
     );
     let limit = state.bridge.config().server.output_limit_bytes.max(1);
     tokio::spawn(copy_out(
+        state.clone(),
         cluster.clone(),
         entry,
         state.cluster_poll(),
@@ -300,15 +339,25 @@ fn execute(state: &AppState, cluster: &Cluster, run: QueuedRun) {
     ));
 }
 
-/// Copies an executing run's output to the store as it comes, then its end.
-async fn copy_out(cluster: Cluster, entry: Arc<RunEntry>, poll: Duration, limit: usize) {
+/// Copies an executing run's output to the store as it comes, then its end. A batch the
+/// store refused is sent again (the cursor moves only once it is stored), and the end is
+/// recorded however long the store takes to come back: a run never stays `running`.
+async fn copy_out(
+    state: AppState,
+    cluster: Cluster,
+    entry: Arc<RunEntry>,
+    poll: Duration,
+    limit: usize,
+) {
     let mut changes = entry.subscribe();
     let mut after = 0u64;
     // What the store holds of this run, oldest first, to keep it within the output limit.
     let mut stored: std::collections::VecDeque<(i64, usize)> = Default::default();
     let mut bytes = 0usize;
+    let mut failures = 0u32;
     loop {
         let finished = entry.is_finished();
+        let mut copied = true;
         loop {
             let page = entry.output(after);
             if page.chunks.is_empty() {
@@ -323,33 +372,57 @@ async fn copy_out(cluster: Cluster, entry: Arc<RunEntry>, poll: Duration, limit:
                     text: c.text.clone(),
                 })
                 .collect();
+            // What the store will hold if this batch goes in, trimmed from the front.
+            let mut kept = stored.clone();
+            let mut kept_bytes = bytes;
             for c in &chunks {
-                stored.push_back((c.seq, c.text.len()));
-                bytes += c.text.len();
+                kept.push_back((c.seq, c.text.len()));
+                kept_bytes += c.text.len();
             }
             let mut trim = None;
-            while bytes > limit && stored.len() > 1 {
-                if let Some((seq, len)) = stored.pop_front() {
-                    bytes -= len;
+            while kept_bytes > limit && kept.len() > 1 {
+                if let Some((seq, len)) = kept.pop_front() {
+                    kept_bytes -= len;
                     let count = trim.map_or(0, |(_, n)| n) + 1;
                     trim = Some((seq, count));
                 }
             }
-            if let Err(e) = cluster.append_output(&entry.id, &chunks, trim).await {
-                tracing::error!(run = %entry.id, error = %e, "cannot store a run's output");
+            match cluster.append_output(&entry.id, &chunks, trim).await {
+                Ok(()) => {
+                    (stored, bytes, after) = (kept, kept_bytes, page.next);
+                    failures = 0;
+                }
+                Err(e) => {
+                    tracing::warn!(run = %entry.id, error = %e, "cannot store a run's output; trying again");
+                    copied = false;
+                    break;
+                }
             }
-            after = page.next;
         }
-        if finished {
+        if finished && copied {
             let record = entry.record();
             let status = entry.view().status;
-            if let Err(e) = cluster
+            match cluster
                 .finish_api_run(&entry.id, &status, &record.to_string(), micros_now())
                 .await
             {
-                tracing::error!(run = %entry.id, error = %e, "cannot record a run's end");
+                Ok(_) => {
+                    state.runs.claimed_done(&entry.id);
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(run = %entry.id, error = %e, "cannot record a run's end; trying again");
+                    copied = false;
+                }
             }
-            return;
+        }
+        if !copied {
+            failures = failures.saturating_add(1);
+            let wait = poll
+                .saturating_mul(2u32.saturating_pow(failures.min(6)))
+                .min(Duration::from_secs(5));
+            tokio::time::sleep(wait).await;
+            continue;
         }
         tokio::select! {
             _ = tokio::time::sleep(poll) => {}

@@ -273,6 +273,8 @@ pub struct RunRegistry {
     active: watch::Sender<usize>,
     /// Set to stop every run still going.
     stop: watch::Sender<bool>,
+    /// Runs this replica claimed whose end is not yet in the store (`cluster_runs.rs`).
+    claimed: watch::Sender<std::collections::HashSet<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -290,6 +292,7 @@ impl RunRegistry {
             keep_finished: keep_finished.max(1),
             active: watch::channel(0).0,
             stop: watch::channel(false).0,
+            claimed: watch::channel(Default::default()).0,
         }
     }
 
@@ -357,6 +360,9 @@ impl RunRegistry {
         block: String,
         metrics: Arc<Metrics>,
     ) -> Arc<RunEntry> {
+        self.claimed.send_modify(|ids| {
+            ids.insert(id.clone());
+        });
         let entry = self.new_entry(id, req.user.email.clone(), page_id, block, "running");
         self.launch(&entry, bridge, req, metrics);
         entry
@@ -388,11 +394,13 @@ impl RunRegistry {
             .name(format!("run-{}", &entry.id[..8]))
             .spawn(move || {
                 handle.block_on(async move {
+                    // One id names the run in the API, the store and the audit log.
+                    let run_id = task_entry.id.clone();
                     let sink_entry = task_entry.clone();
                     let mut sink =
                         move |stream: Stream, bytes: &[u8]| sink_entry.push(stream, bytes);
                     let result = tokio::select! {
-                        r = bridge.run(&req, &mut sink) => r,
+                        r = bridge.run_as(run_id, &req, &mut sink) => r,
                         // Dropping the run kills its process group and removes its folder.
                         _ = stop.wait_for(|s| *s) => Err(EngineError::Setup(
                             "the run was stopped: arkbridge shut down before it finished".into(),

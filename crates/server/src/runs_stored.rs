@@ -101,4 +101,27 @@ impl RunRegistry {
         self.evict(&mut registry);
         (entry, true)
     }
+
+    /// Records that a claimed run's end is in the store.
+    pub(crate) fn claimed_done(&self, id: &str) {
+        self.claimed.send_modify(|ids| {
+            ids.remove(id);
+        });
+    }
+
+    /// The claimed runs whose end is not yet in the store.
+    pub(crate) fn claimed_ids(&self) -> std::collections::HashSet<String> {
+        self.claimed.borrow().clone()
+    }
+
+    /// Waits until every claimed run's end is in the store, or `limit` has passed; returns how
+    /// many are still missing.
+    pub async fn wait_claimed_stored(&self, limit: std::time::Duration) -> usize {
+        let mut claimed = self.claimed.subscribe();
+        let stored = claimed.wait_for(|ids| ids.is_empty());
+        match tokio::time::timeout(limit, stored).await {
+            Ok(_) => 0,
+            Err(_) => self.claimed.borrow().len(),
+        }
+    }
 }

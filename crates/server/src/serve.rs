@@ -17,6 +17,9 @@ use tokio::net::TcpListener;
 
 use crate::{AppState, router};
 
+/// How long a stopping replica waits for the ends of its runs to reach the store.
+const CLAIMED_STORE_WAIT: Duration = Duration::from_secs(15);
+
 /// Why serving failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -35,6 +38,9 @@ pub enum ServeError {
 pub struct ShutdownReport {
     /// Runs still going when the grace period ended, and therefore stopped.
     pub stopped_runs: usize,
+    /// This replica stopped because it was fenced (declared dead, or cut off from the store
+    /// for the whole timeout), not because it was asked to.
+    pub fenced: bool,
 }
 
 /// Serves until `signal` completes, then shuts down as the module says.
@@ -94,8 +100,23 @@ pub async fn serve(
     } else {
         state.bridge.shutdown().await;
     }
+    if cluster.is_some() {
+        // The ends of the runs this replica executed go to the store before it says it left:
+        // a stopped replica's unfinished runs are ended as errors by the leader.
+        let missing = state.runs.wait_claimed_stored(CLAIMED_STORE_WAIT).await;
+        if missing > 0 {
+            tracing::warn!(
+                runs = missing,
+                "the ends of some runs could not be stored before stopping"
+            );
+        }
+    }
     drop(cluster);
     crate::cluster_node::leave(&state).await;
     tracing::info!("arkbridge serve stopped");
-    Ok(ShutdownReport { stopped_runs })
+    let fenced = *state.fenced().borrow();
+    Ok(ShutdownReport {
+        stopped_runs,
+        fenced,
+    })
 }

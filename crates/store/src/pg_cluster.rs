@@ -48,6 +48,14 @@ pub struct RunOwner {
     pub host: String,
 }
 
+/// The database's clock in Unix microseconds.
+pub(crate) const DB_NOW: &str = "(extract(epoch from clock_timestamp()) * 1000000)::bigint";
+
+/// The `application_name` of a replica's lock sessions.
+fn session_name(replica_id: &str) -> String {
+    format!("arkbridge:{replica_id}")
+}
+
 /// The advisory-lock key of a name: the first 8 bytes of its SHA-256, so that different kinds of
 /// lock (`run:`, `account:`, `leader:`) never collide in practice.
 pub fn lock_key(name: &str) -> i64 {
@@ -63,60 +71,75 @@ impl Cluster {
         Cluster { pool, connect }
     }
 
-    /// Registers this process as a live replica.
-    pub async fn register_replica(&self, id: &str, host: &str, pid: i32, now: i64) -> Result<()> {
-        sqlx::query(
+    /// Registers this process as a live replica. Every time in the registry is the database's
+    /// clock, so that replicas on hosts whose clocks disagree judge each other fairly.
+    pub async fn register_replica(&self, id: &str, host: &str, pid: i32) -> Result<()> {
+        let sql = format!(
             "INSERT INTO replicas (id, host, pid, started_micros, heartbeat_micros) \
-             VALUES ($1, $2, $3, $4, $4)",
-        )
-        .bind(id)
-        .bind(host)
-        .bind(pid)
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map_err(q("register the replica"))?;
+             VALUES ($1, $2, $3, {DB_NOW}, {DB_NOW})"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .bind(host)
+            .bind(pid)
+            .execute(&self.pool)
+            .await
+            .map_err(q("register the replica"))?;
         Ok(())
     }
 
     /// Records a heartbeat. `false` means the replica was declared dead meanwhile (or never
     /// registered): it must stop its runs, another replica is recovering them.
-    pub async fn heartbeat(&self, id: &str, now: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE replicas SET heartbeat_micros = $2 WHERE id = $1 AND dead_micros IS NULL",
-        )
-        .bind(id)
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map_err(q("record a heartbeat"))?;
+    pub async fn heartbeat(&self, id: &str) -> Result<bool> {
+        let sql = format!(
+            "UPDATE replicas SET heartbeat_micros = {DB_NOW} WHERE id = $1 AND dead_micros IS NULL"
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(q("record a heartbeat"))?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Marks a clean stop: the replica's runs have ended and it holds no lease.
-    pub async fn stop_replica(&self, id: &str, now: i64) -> Result<()> {
-        sqlx::query("UPDATE replicas SET stopped_micros = $2 WHERE id = $1")
+    pub async fn stop_replica(&self, id: &str) -> Result<()> {
+        let sql = format!("UPDATE replicas SET stopped_micros = {DB_NOW} WHERE id = $1");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id)
-            .bind(now)
             .execute(&self.pool)
             .await
             .map_err(q("record the replica's stop"))?;
         Ok(())
     }
 
-    /// Declares `id` dead if its last heartbeat is older than `cutoff` (or it stopped); returns
-    /// whether it is dead now. A replica with a fresh heartbeat is left alone.
-    pub async fn declare_dead_if_silent(&self, id: &str, cutoff: i64, now: i64) -> Result<bool> {
-        sqlx::query(
-            "UPDATE replicas SET dead_micros = $3 WHERE id = $1 AND dead_micros IS NULL \
-             AND (heartbeat_micros < $2 OR stopped_micros IS NOT NULL)",
-        )
-        .bind(id)
-        .bind(cutoff)
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map_err(q("declare a replica dead"))?;
+    /// Declares `id` dead if it has not heartbeated for `silence_micros` (by the database's
+    /// clock) or it stopped; returns whether it is dead now. A replica declared dead has its
+    /// database sessions ended, so that the advisory locks of a host that vanished without
+    /// closing its connections are freed now rather than when TCP gives up on them.
+    pub async fn declare_dead_if_silent(&self, id: &str, silence_micros: i64) -> Result<bool> {
+        let sql = format!(
+            "UPDATE replicas SET dead_micros = {DB_NOW} WHERE id = $1 AND dead_micros IS NULL \
+             AND (heartbeat_micros <= {DB_NOW} - $2 OR stopped_micros IS NOT NULL)"
+        );
+        let declared = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .bind(silence_micros)
+            .execute(&self.pool)
+            .await
+            .map_err(q("declare a replica dead"))?
+            .rows_affected()
+            == 1;
+        if declared {
+            sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name = $1 AND pid <> pg_backend_pid()",
+            )
+            .bind(session_name(id))
+            .execute(&self.pool)
+            .await
+            .map_err(q("end a dead replica's sessions"))?;
+        }
         let dead: Option<Option<i64>> =
             sqlx::query_scalar("SELECT dead_micros FROM replicas WHERE id = $1")
                 .bind(id)
@@ -177,15 +200,21 @@ impl Cluster {
         }))
     }
 
-    /// A connection of its own for advisory locks (see the module's documentation).
-    pub async fn session(&self) -> Result<LockSession> {
-        let conn = self
+    /// A connection of its own for advisory locks (see the module's documentation), named
+    /// after `replica_id` so that declaring the replica dead can end it, and with TCP
+    /// keepalives so that the server notices a vanished host within a minute.
+    pub async fn session(&self, replica_id: &str) -> Result<LockSession> {
+        let options = self
             .connect
             .as_ref()
             .clone()
-            .connect()
-            .await
-            .map_err(q("open a lock session"))?;
+            .application_name(&session_name(replica_id))
+            .options([
+                ("tcp_keepalives_idle", "20"),
+                ("tcp_keepalives_interval", "5"),
+                ("tcp_keepalives_count", "4"),
+            ]);
+        let conn = options.connect().await.map_err(q("open a lock session"))?;
         Ok(LockSession {
             conn: tokio::sync::Mutex::new(conn),
         })
@@ -193,43 +222,83 @@ impl Cluster {
 
     /// Becomes the scheduler's leader under a new fencing epoch, which the caller must hold the
     /// `leader:scheduler` lock on `session` for. Returns the epoch.
-    pub async fn take_leadership(&self, replica_id: &str, now: i64) -> Result<i64> {
-        sqlx::query_scalar(
-            "UPDATE cluster_leader SET epoch = epoch + 1, replica_id = $1, acquired_micros = $2 \
-             WHERE name = 'scheduler' RETURNING epoch",
-        )
-        .bind(replica_id)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(q("take the scheduler's leadership"))
+    pub async fn take_leadership(&self, replica_id: &str) -> Result<i64> {
+        let sql = format!(
+            "UPDATE cluster_leader SET epoch = epoch + 1, replica_id = $1, \
+             acquired_micros = {DB_NOW} WHERE name = 'scheduler' RETURNING epoch"
+        );
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(replica_id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(q("take the scheduler's leadership"))
     }
 
     /// Claims one occurrence (`slot`) of a scheduled job for `replica_id`, only if `epoch` is
-    /// still the leader's (the fencing check) and nobody claimed it before. `true`: run it.
+    /// still the leader's (the fencing check), and nobody claimed it before, or a leader of an
+    /// earlier epoch claimed it and did not complete it (it died or lost the lead meanwhile).
+    /// `true`: run it, then [`Cluster::complete_slot`].
     pub async fn claim_slot(
         &self,
         job: &str,
         slot: &str,
         replica_id: &str,
         epoch: i64,
-        now: i64,
     ) -> Result<bool> {
-        let done = sqlx::query(
+        let sql = format!(
             "INSERT INTO scheduled_slots (job, slot, replica_id, epoch, claimed_micros) \
-             SELECT $1, $2, $3, $4, $5 WHERE EXISTS \
+             SELECT $1, $2, $3, $4, {DB_NOW} WHERE EXISTS \
              (SELECT 1 FROM cluster_leader WHERE name = 'scheduler' AND epoch = $4) \
-             ON CONFLICT (job, slot) DO NOTHING",
-        )
-        .bind(job)
-        .bind(slot)
-        .bind(replica_id)
-        .bind(epoch)
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map_err(q("claim a scheduled job"))?;
+             ON CONFLICT (job, slot) DO UPDATE SET replica_id = excluded.replica_id, \
+             epoch = excluded.epoch, claimed_micros = excluded.claimed_micros \
+             WHERE scheduled_slots.done_micros IS NULL AND scheduled_slots.epoch < excluded.epoch"
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(job)
+            .bind(slot)
+            .bind(replica_id)
+            .bind(epoch)
+            .execute(&self.pool)
+            .await
+            .map_err(q("claim a scheduled job"))?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Records that a claimed occurrence ran to its end.
+    pub async fn complete_slot(&self, job: &str, slot: &str) -> Result<()> {
+        let sql = format!(
+            "UPDATE scheduled_slots SET done_micros = {DB_NOW} WHERE job = $1 AND slot = $2"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(job)
+            .bind(slot)
+            .execute(&self.pool)
+            .await
+            .map_err(q("complete a scheduled job"))?;
+        Ok(())
+    }
+
+    /// Forgets what is older than `before_micros` and no longer needed: finished API runs with
+    /// their output, owners of runs, replicas long dead or stopped, completed job slots.
+    /// Returns the number of rows removed.
+    pub async fn prune(&self, before_micros: i64) -> Result<u64> {
+        let mut removed = 0;
+        for sql in [
+            "DELETE FROM api_runs WHERE state = 'finished' AND finished_micros < $1",
+            "DELETE FROM run_owners WHERE created_micros < $1 AND NOT EXISTS \
+             (SELECT 1 FROM leases l WHERE l.run_id = run_owners.run_id \
+              AND l.state NOT IN ('rotated', 'released'))",
+            "DELETE FROM replicas WHERE COALESCE(dead_micros, stopped_micros) < $1",
+            "DELETE FROM scheduled_slots WHERE done_micros < $1",
+        ] {
+            removed += sqlx::query(sql)
+                .bind(before_micros)
+                .execute(&self.pool)
+                .await
+                .map_err(q("prune cluster state"))?
+                .rows_affected();
+        }
+        Ok(removed)
     }
 
     /// The leader's current epoch.
@@ -261,7 +330,8 @@ impl Cluster {
             .await
             .map_err(q("forget expired token ids"))?;
         let done = sqlx::query(
-            "INSERT INTO used_tokens (key, until_seconds) VALUES ($1, $2)              ON CONFLICT (key) DO NOTHING",
+            "INSERT INTO used_tokens (key, until_seconds) VALUES ($1, $2) \
+             ON CONFLICT (key) DO NOTHING",
         )
         .bind(key)
         .bind(until_seconds)

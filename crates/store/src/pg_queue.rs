@@ -125,7 +125,8 @@ impl Cluster {
     }
 
     /// Claims up to `max` queued runs, oldest first, for `replica_id`. Rows another replica is
-    /// claiming at this moment are skipped, not waited for.
+    /// claiming at this moment are skipped, not waited for; a replica declared dead claims
+    /// nothing (it is fenced even before its next heartbeat tells it so).
     pub async fn claim_runs(&self, replica_id: &str, max: i64, now: i64) -> Result<Vec<QueuedRun>> {
         if max <= 0 {
             return Ok(Vec::new());
@@ -133,6 +134,7 @@ impl Cluster {
         let sql = format!(
             "UPDATE api_runs SET state = 'running', status = 'running', replica_id = $1, \
              claimed_micros = $2 WHERE id IN (SELECT id FROM api_runs WHERE state = 'queued' \
+             AND EXISTS (SELECT 1 FROM replicas r WHERE r.id = $1 AND r.dead_micros IS NULL) \
              ORDER BY created_micros LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING {COLUMNS}"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))

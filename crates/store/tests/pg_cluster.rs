@@ -43,6 +43,10 @@ async fn concurrent_claimers_get_every_queued_run_exactly_once() {
     }
     let mut tasks = Vec::new();
     for replica in 0..4 {
+        cluster
+            .register_replica(&format!("replica-{replica}"), "host", replica)
+            .await
+            .unwrap();
         let store = PgStore::connect(&options).await.unwrap();
         tasks.push(tokio::spawn(async move {
             let cluster = store.pg_cluster();
@@ -77,74 +81,106 @@ async fn concurrent_claimers_get_every_queued_run_exactly_once() {
 }
 
 #[tokio::test]
-async fn a_silent_replica_is_declared_dead_and_its_heartbeats_are_refused() {
+async fn a_silent_replica_is_declared_dead_and_fenced() {
     let pg = PgCluster::start();
     let store = PgStore::connect(&pg.options("replicas").await)
         .await
         .unwrap();
     let cluster = store.pg_cluster();
-    cluster
-        .register_replica("a", "host-1", 42, 100)
-        .await
-        .unwrap();
-    assert!(cluster.heartbeat("a", 150).await.unwrap());
-    // Heard from at 150: alive for a cutoff before that, dead for one after.
-    assert!(!cluster.declare_dead_if_silent("a", 120, 200).await.unwrap());
-    assert!(cluster.declare_dead_if_silent("a", 160, 200).await.unwrap());
+    cluster.register_replica("a", "host-1", 42).await.unwrap();
+    assert!(cluster.heartbeat("a").await.unwrap());
+    // Heard from just now (by the database's clock): alive for an hour's silence limit.
     assert!(
-        !cluster.heartbeat("a", 210).await.unwrap(),
-        "a fenced replica's heartbeat counts"
-    );
-    // Nobody registered under this id: nothing of it can be running.
-    assert!(
-        cluster
-            .declare_dead_if_silent("ghost", 0, 200)
+        !cluster
+            .declare_dead_if_silent("a", 3_600_000_000)
             .await
             .unwrap()
     );
+    // Its lock sessions end when it is declared dead, so its advisory locks are freed.
+    let session = cluster.session("a").await.unwrap();
+    assert!(session.try_lock("run:r1").await.unwrap());
+    assert!(cluster.declare_dead_if_silent("a", 0).await.unwrap());
+    assert!(
+        !session.alive().await,
+        "a dead replica's lock session lives on"
+    );
+    let other = cluster.session("b").await.unwrap();
+    assert!(other.try_lock("run:r1").await.unwrap());
+    // Fenced: its heartbeats and its claims are refused.
+    assert!(!cluster.heartbeat("a").await.unwrap());
+    cluster.enqueue_run(&queued("q1", 1)).await.unwrap();
+    assert!(cluster.claim_runs("a", 5, 2).await.unwrap().is_empty());
+    // Nobody registered under this id: nothing of it can be running.
+    assert!(cluster.declare_dead_if_silent("ghost", 0).await.unwrap());
     // A clean stop is dead at once, whatever the heartbeat.
-    cluster
-        .register_replica("b", "host-2", 43, 100)
-        .await
-        .unwrap();
-    cluster.stop_replica("b", 120).await.unwrap();
-    assert!(cluster.declare_dead_if_silent("b", 0, 130).await.unwrap());
+    cluster.register_replica("b", "host-2", 43).await.unwrap();
+    cluster.stop_replica("b").await.unwrap();
+    assert!(
+        cluster
+            .declare_dead_if_silent("b", 3_600_000_000)
+            .await
+            .unwrap()
+    );
     let rows = cluster.replicas().await.unwrap();
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| r.dead_micros.is_some()));
 }
 
 #[tokio::test]
-async fn a_stale_leader_epoch_claims_no_scheduled_slot_and_each_slot_runs_once() {
+async fn a_stale_leader_epoch_claims_no_scheduled_slot_and_an_unfinished_slot_is_rerun() {
     let pg = PgCluster::start();
     let store = PgStore::connect(&pg.options("leader").await).await.unwrap();
     let cluster = store.pg_cluster();
-    let old = cluster.take_leadership("a", 1).await.unwrap();
+    let day1 = "2026-11-29T02:00:00Z";
+    let day2 = "2026-11-30T02:00:00Z";
+    let old = cluster.take_leadership("a").await.unwrap();
     assert!(
         cluster
-            .claim_slot("daily-audit", "2026-11-29T02:00:00Z", "a", old, 2)
+            .claim_slot("daily-audit", day1, "a", old)
             .await
             .unwrap()
     );
     assert!(
         !cluster
-            .claim_slot("daily-audit", "2026-11-29T02:00:00Z", "a", old, 3)
+            .claim_slot("daily-audit", day1, "a", old)
             .await
             .unwrap()
     );
-    let new = cluster.take_leadership("b", 4).await.unwrap();
+    let new = cluster.take_leadership("b").await.unwrap();
     assert!(new > old);
     assert_eq!(cluster.leader_epoch().await.unwrap(), new);
     // The old leader does not know it lost the lock: its epoch is refused.
     assert!(
         !cluster
-            .claim_slot("daily-audit", "2026-11-30T02:00:00Z", "a", old, 5)
+            .claim_slot("daily-audit", day2, "a", old)
             .await
             .unwrap()
     );
     assert!(
         cluster
-            .claim_slot("daily-audit", "2026-11-30T02:00:00Z", "b", new, 6)
+            .claim_slot("daily-audit", day2, "b", new)
+            .await
+            .unwrap()
+    );
+    cluster.complete_slot("daily-audit", day2).await.unwrap();
+    // Day 1's leader died before completing it: the new leader runs it again, once.
+    assert!(
+        cluster
+            .claim_slot("daily-audit", day1, "b", new)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !cluster
+            .claim_slot("daily-audit", day1, "b", new)
+            .await
+            .unwrap()
+    );
+    // A completed occurrence is never rerun.
+    let newer = cluster.take_leadership("c").await.unwrap();
+    assert!(
+        !cluster
+            .claim_slot("daily-audit", day2, "c", newer)
             .await
             .unwrap()
     );
@@ -156,8 +192,8 @@ async fn an_advisory_lock_excludes_other_sessions_until_released() {
     let pg = PgCluster::start();
     let store = PgStore::connect(&pg.options("locks").await).await.unwrap();
     let cluster = store.pg_cluster();
-    let one = cluster.session().await.unwrap();
-    let two = cluster.session().await.unwrap();
+    let one = cluster.session("r1").await.unwrap();
+    let two = cluster.session("r2").await.unwrap();
     assert!(one.try_lock("account:prod-db/payments-db").await.unwrap());
     // Re-entrant for the holder, refused to anyone else.
     assert!(one.try_lock("account:prod-db/payments-db").await.unwrap());
@@ -231,4 +267,11 @@ async fn stored_output_is_trimmed_from_the_front_and_a_run_ends_once() {
         cluster.api_run_counts().await.unwrap(),
         vec![("finished".into(), "succeeded".into(), 1)]
     );
+    // Pruning forgets finished runs (and their output) older than the cut, nothing newer.
+    cluster.enqueue_run(&queued("r2", 2)).await.unwrap();
+    assert_eq!(cluster.prune(5).await.unwrap(), 0);
+    assert!(cluster.prune(10).await.unwrap() >= 1);
+    assert!(cluster.api_run("r1").await.unwrap().is_none());
+    assert!(cluster.output_after("r1", 0, 100).await.unwrap().is_empty());
+    assert!(cluster.api_run("r2").await.unwrap().is_some());
 }

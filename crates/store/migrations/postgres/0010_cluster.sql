@@ -6,7 +6,8 @@
 -- FOR UPDATE SKIP LOCKED; `api_run_output` holds their masked output for any replica's stream.
 -- `run_owners`: which replica (and host) executes each engine run, for crash recovery.
 -- `cluster_leader`: the scheduler's leader and its fencing epoch; `scheduled_slots`: each
--- scheduled job's occurrence, claimed once under the leader's epoch.
+-- scheduled job's occurrence, claimed under the leader's epoch and marked done when it ran.
+-- Times are the database's clock (Unix microseconds), whatever the replicas' clocks say.
 
 CREATE TABLE replicas (
     id               TEXT PRIMARY KEY,
@@ -66,6 +67,7 @@ CREATE TABLE scheduled_slots (
     replica_id     TEXT NOT NULL,
     epoch          BIGINT NOT NULL,
     claimed_micros BIGINT NOT NULL,
+    done_micros    BIGINT,
     PRIMARY KEY (job, slot)
 );
 

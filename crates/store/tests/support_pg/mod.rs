@@ -74,6 +74,12 @@ impl PgCluster {
         PgCluster::launch(false, true)
     }
 
+    /// The cluster's data folder (tables and write-ahead log), for searches of what reached
+    /// the disk.
+    pub(crate) fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
     /// The CA certificate (PEM) of a cluster started with [`PgCluster::start_tls`].
     pub(crate) fn ca_cert(&self) -> &Path {
         self.ca
