@@ -427,8 +427,11 @@ async fn copy_out(
         tokio::select! {
             _ = tokio::time::sleep(poll) => {}
             _ = changes.changed() => {
-                // Batch what arrives within one poll period into one transaction.
-                tokio::time::sleep(poll).await;
+                // Batch what arrives within one poll period into one transaction; a run that
+                // just ended is stored at once.
+                if !entry.is_finished() {
+                    tokio::time::sleep(poll).await;
+                }
             }
         }
     }
