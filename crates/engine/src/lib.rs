@@ -49,11 +49,11 @@ use tokio::sync::Mutex;
 
 pub use approve::ApprovalReport;
 pub use bootstrap::allow_inline_secrets_from_command_line;
-pub use cluster_locks::Replica;
 pub use checkpoints::{
     BackgroundAudit, CheckpointPublisher, PublishReport, SIGNING_KEY_FIELD, audit_tools,
     signing_key_from,
 };
+pub use cluster_locks::Replica;
 pub use decision::script_sha256;
 pub use doctor::{Check, CheckStatus, DoctorOptions, DoctorReport, diagnose};
 pub use error::EngineError;

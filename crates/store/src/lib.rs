@@ -48,8 +48,8 @@ pub use model::{
 pub use pg::{PgOptions, PgStore, PgTls};
 pub use pg_any::AnyStore;
 pub use pg_cluster::{Cluster, LockSession, ReplicaRow, RunOwner, lock_key};
-pub use pg_queue::{QueueListener, QueuedRun, StoredChunk};
 pub use pg_migrate::copy_sqlite_to_pg;
+pub use pg_queue::{QueueListener, QueuedRun, StoredChunk};
 pub use sqlite::SqliteStore;
 pub use sqlite_lease_history::TimedLease;
 
