@@ -68,8 +68,8 @@ async fn alice_runs_through_the_api_and_polls_masked_output_to_done() {
     assert_eq!(run.body["exit_code"], 0);
     assert!(run.body["duration_ms"].is_u64(), "{}", run.text);
     assert!(run.body["audit_seq"].as_i64().unwrap() > 0);
-    // `run_id` is the engine's id, on the audit log and the page comment.
-    assert_ne!(run.body["run_id"], run.body["id"]);
+    // One id names the run in the API, on the audit log and in the page comment.
+    assert_eq!(run.body["run_id"], run.body["id"]);
     assert!(!run.text.contains(PLANTED));
 
     // The event stream of a finished run replays its chunks, then `done`.
