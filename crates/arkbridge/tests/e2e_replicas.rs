@@ -116,25 +116,9 @@ fn three_replicas_run_each_run_once_survive_a_sigkill_and_run_one_daily_audit() 
     let config0 = r.join("replica-0.toml");
 
     let (ids, killed_url) = rt.block_on(async {
-        let ca = std::fs::read(sim.info["ca_cert"].as_str().unwrap()).unwrap();
-        let sim_http = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
-            .build()
-            .unwrap();
         // A Forge invocation token is good for one call (replays are refused).
-        let fit = async || -> String {
-            let minted: Value = sim_http
-                .post(identity["forge_fit_url"].as_str().unwrap())
-                .basic_auth("Administrator", Some(ADMIN_PASSWORD))
-                .json(&json!({"email": "alice@example.com"}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            minted["token"].as_str().unwrap().to_string()
-        };
+        let minter = FitMinter::new(&sim, ADMIN_PASSWORD);
+        let fit = async || minter.mint(json!({"email": "alice@example.com"})).await;
         let http = reqwest::Client::new();
         // A single-use token accepted by one replica is refused by the others.
         let once = fit().await;

@@ -9,7 +9,8 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 use support::{
-    BIN, files_containing, page_id_by_title, rt, seed_with, start_serve, start_sim, test_root,
+    BIN, FitMinter, files_containing, page_id_by_title, rt, seed_with, start_serve, start_sim,
+    test_root,
 };
 
 const PLANTED: &str = "Serve-E2E-Secret-3!";
@@ -43,23 +44,11 @@ fn serve_runs_a_block_for_a_forge_token_and_stops_gracefully_on_sigterm() {
     let runtime = rt();
     let (run_id, output) = runtime.block_on(async {
         let http = reqwest::Client::new();
-        let ca = std::fs::read(sim.info["ca_cert"].as_str().unwrap()).unwrap();
-        let sim_http = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
-            .build()
-            .unwrap();
-        let fit = async || -> String {
-            let minted: Value = sim_http
-                .post(identity["forge_fit_url"].as_str().unwrap())
-                .basic_auth("Administrator", Some(ADMIN_PASSWORD))
-                .json(&json!({"email": "alice@example.com", "contentId": page}))
-                .send()
+        let minter = FitMinter::new(&sim, ADMIN_PASSWORD);
+        let fit = async || {
+            minter
+                .mint(json!({"email": "alice@example.com", "contentId": page}))
                 .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            minted["token"].as_str().unwrap().to_string()
         };
         let health: Value = http
             .get(format!("{url}/healthz"))
@@ -103,24 +92,12 @@ fn serve_runs_a_block_for_a_forge_token_and_stops_gracefully_on_sigterm() {
 
     // A second run, then SIGTERM at once: serve waits for it and exits 0.
     let second = runtime.block_on(async {
-        let ca = std::fs::read(sim.info["ca_cert"].as_str().unwrap()).unwrap();
-        let sim_http = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
-            .build()
-            .unwrap();
-        let minted: Value = sim_http
-            .post(identity["forge_fit_url"].as_str().unwrap())
-            .basic_auth("Administrator", Some(ADMIN_PASSWORD))
-            .json(&json!({"email": "alice@example.com"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let token = FitMinter::new(&sim, ADMIN_PASSWORD)
+            .mint(json!({"email": "alice@example.com"}))
+            .await;
         let started = reqwest::Client::new()
             .post(format!("{url}/api/v1/runs"))
-            .bearer_auth(minted["token"].as_str().unwrap())
+            .bearer_auth(token)
             .json(&json!({"page_id": page, "block": "health"}))
             .send()
             .await

@@ -247,3 +247,46 @@ pub fn with_postgres_store(text: &str, url: &str, extra: &str) -> String {
         ),
     )
 }
+
+/// Mints Forge invocation tokens through the simulator's admin call; each is good for one API
+/// call (replays are refused).
+pub struct FitMinter {
+    http: reqwest::Client,
+    url: String,
+    admin_password: String,
+}
+
+impl FitMinter {
+    /// A minter for `sim`, whose seed gives the `Administrator` user `admin_password`.
+    pub fn new(sim: &Sim, admin_password: &str) -> FitMinter {
+        let ca = std::fs::read(sim.info["ca_cert"].as_str().unwrap()).unwrap();
+        let http = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+            .build()
+            .unwrap();
+        FitMinter {
+            http,
+            url: sim.info["identity"]["forge_fit_url"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+            admin_password: admin_password.to_string(),
+        }
+    }
+
+    /// A token with the claims `body` asks for (`{"email": …, "contentId": …}`).
+    pub async fn mint(&self, body: serde_json::Value) -> String {
+        let minted: serde_json::Value = self
+            .http
+            .post(&self.url)
+            .basic_auth("Administrator", Some(&self.admin_password))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        minted["token"].as_str().unwrap().to_string()
+    }
+}

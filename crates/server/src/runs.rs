@@ -128,13 +128,20 @@ impl RunEntry {
         }
         let text = String::from_utf8_lossy(&data).into_owned();
         state.next_seq += 1;
-        state.bytes += text.len();
         let seq = state.next_seq;
-        state.chunks.push_back(Chunk {
-            seq,
-            stream: name,
-            text,
-        });
+        self.append(state, seq, name, text);
+    }
+
+    /// Appends a chunk, drops the oldest ones beyond the limit, and wakes the streams.
+    fn append(
+        &self,
+        mut state: MutexGuard<'_, RunState>,
+        seq: u64,
+        stream: &'static str,
+        text: String,
+    ) {
+        state.bytes += text.len();
+        state.chunks.push_back(Chunk { seq, stream, text });
         while state.bytes > self.limit && state.chunks.len() > 1 {
             if let Some(old) = state.chunks.pop_front() {
                 state.bytes -= old.text.len();

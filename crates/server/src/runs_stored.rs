@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{Chunk, RunEntry, RunRegistry};
+use super::{RunEntry, RunRegistry};
 
 impl RunEntry {
     /// Adds a chunk another replica stored (`cluster_runs.rs`), keeping its sequence number.
@@ -17,21 +17,12 @@ impl RunEntry {
         let skipped = seq - state.next_seq - 1;
         state.dropped += skipped;
         state.next_seq = seq;
-        state.bytes += text.len();
         let stream = if stream == "stderr" {
             "stderr"
         } else {
             "stdout"
         };
-        state.chunks.push_back(Chunk { seq, stream, text });
-        while state.bytes > self.limit && state.chunks.len() > 1 {
-            if let Some(old) = state.chunks.pop_front() {
-                state.bytes -= old.text.len();
-                state.dropped += 1;
-            }
-        }
-        drop(state);
-        self.changed.send_modify(|v| *v += 1);
+        self.append(state, seq, stream, text);
     }
 
     /// Sets the status of a run another replica executes (`queued`, `running`).
