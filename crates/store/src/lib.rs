@@ -14,6 +14,7 @@
 mod audit_append;
 mod audit_migrate;
 mod audit_model;
+mod commit_queue;
 mod findings_model;
 mod group_commit;
 mod model;
