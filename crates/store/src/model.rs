@@ -173,6 +173,43 @@ string_enum!(LeaseState {
     Released => "released",
 });
 
+/// Writes or replaces a run's guard (the same SQL on SQLite and PostgreSQL). A guard written
+/// without a process group keeps the one already recorded, so a late deadline update cannot hide
+/// a running script.
+pub(crate) const SET_GUARD_SQL: &str = "INSERT INTO run_guards \
+     (run_id, deadline_micros, pgid, process_start, updated_micros) VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (run_id) DO UPDATE SET deadline_micros = excluded.deadline_micros, \
+     pgid = COALESCE(excluded.pgid, run_guards.pgid), \
+     process_start = COALESCE(excluded.process_start, run_guards.process_start), \
+     updated_micros = excluded.updated_micros";
+
+/// Reads a run's guard (both backends).
+pub(crate) const GUARD_SQL: &str =
+    "SELECT run_id, deadline_micros, pgid, process_start FROM run_guards WHERE run_id = $1";
+
+impl RunGuard {
+    /// `process_start` as the signed column stores it.
+    pub(crate) fn process_start_column(&self) -> crate::Result<Option<i64>> {
+        self.process_start
+            .map(|s| i64::try_from(s).map_err(|_| corrupt_start(s.to_string())))
+            .transpose()
+    }
+
+    /// `process_start` from the signed column.
+    pub(crate) fn process_start_from_column(start: Option<i64>) -> crate::Result<Option<u64>> {
+        start
+            .map(|s| u64::try_from(s).map_err(|_| corrupt_start(s.to_string())))
+            .transpose()
+    }
+}
+
+fn corrupt_start(value: String) -> crate::StoreError {
+    crate::StoreError::Corrupt {
+        what: "run_guards.process_start",
+        value,
+    }
+}
+
 impl LeaseState {
     /// Whether the lease is still in flight, or was left so by a crash. A failed rotation
     /// (`rotation-failed`) is owed too but is not open: the run ended; recovery tries it again at

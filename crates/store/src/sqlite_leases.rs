@@ -2,69 +2,39 @@
 //! credentials' deadline and its script's process group) and the leases whose rotation failed.
 
 use sqlx::Row;
-use sqlx::sqlite::{SqlitePool, SqliteRow};
+use sqlx::sqlite::SqlitePool;
 
+use crate::model::{GUARD_SQL, SET_GUARD_SQL};
 use crate::q;
 use crate::{Lease, LeaseState, Result, RunGuard, StoreError, TimedLease};
 
-/// Writes or replaces the guard of `guard.run_id`. A guard written without a process group
-/// keeps the one already recorded, so a late deadline update cannot hide a running script.
+/// Writes or replaces the guard of `guard.run_id` (see [`SET_GUARD_SQL`]).
 pub(crate) async fn set_guard(pool: &SqlitePool, guard: &RunGuard, now: i64) -> Result<()> {
-    let start = guard
-        .process_start
-        .map(|s| {
-            i64::try_from(s).map_err(|_| StoreError::Corrupt {
-                what: "run_guards.process_start",
-                value: s.to_string(),
-            })
-        })
-        .transpose()?;
-    sqlx::query(
-        "INSERT INTO run_guards (run_id, deadline_micros, pgid, process_start, updated_micros) \
-         VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT(run_id) DO UPDATE SET deadline_micros = excluded.deadline_micros, \
-         pgid = COALESCE(excluded.pgid, run_guards.pgid), \
-         process_start = COALESCE(excluded.process_start, run_guards.process_start), \
-         updated_micros = excluded.updated_micros",
-    )
-    .bind(&guard.run_id)
-    .bind(guard.deadline_micros)
-    .bind(guard.pgid)
-    .bind(start)
-    .bind(now)
-    .execute(pool)
-    .await
-    .map_err(q("set run guard"))?;
+    sqlx::query(SET_GUARD_SQL)
+        .bind(&guard.run_id)
+        .bind(guard.deadline_micros)
+        .bind(guard.pgid)
+        .bind(guard.process_start_column()?)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map_err(q("set run guard"))?;
     Ok(())
 }
 
 pub(crate) async fn guard(pool: &SqlitePool, run_id: &str) -> Result<Option<RunGuard>> {
-    let row = sqlx::query(
-        "SELECT run_id, deadline_micros, pgid, process_start FROM run_guards WHERE run_id = $1",
-    )
-    .bind(run_id)
-    .fetch_optional(pool)
-    .await
-    .map_err(q("run guard"))?;
-    row.as_ref().map(guard_from_row).transpose()
-}
-
-fn guard_from_row(r: &SqliteRow) -> Result<RunGuard> {
-    let start: Option<i64> = r.get("process_start");
-    let process_start = start
-        .map(|s| {
-            u64::try_from(s).map_err(|_| StoreError::Corrupt {
-                what: "run_guards.process_start",
-                value: s.to_string(),
-            })
-        })
-        .transpose()?;
-    Ok(RunGuard {
+    let row = sqlx::query(GUARD_SQL)
+        .bind(run_id)
+        .fetch_optional(pool)
+        .await
+        .map_err(q("run guard"))?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(RunGuard {
         run_id: r.get("run_id"),
         deadline_micros: r.get("deadline_micros"),
         pgid: r.get("pgid"),
-        process_start,
-    })
+        process_start: RunGuard::process_start_from_column(r.get("process_start"))?,
+    }))
 }
 
 /// Leases left in `rotation-failed` whose last change is at or after `since`, oldest first.
