@@ -7,6 +7,7 @@ mod support;
 mod web_support;
 
 use arkbridge_identity::Clock;
+use arkbridge_server::AppState;
 use arkbridge_store::Store as _;
 use axum::http::{StatusCode, header};
 use serde_json::{Value, json};
@@ -219,18 +220,7 @@ async fn sign_out_ends_the_session_for_pages_and_the_api() {
     assert!(out.header(header::SET_COOKIE).contains("Max-Age=0"));
     let page = send(&state, "GET", "/ui", Some(&alice.cookie), &[], None).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
-    let api = send(
-        &state,
-        "GET",
-        "/api/v1/audit",
-        Some(&alice.cookie),
-        &[],
-        None,
-    )
-    .await;
-    assert_eq!(api.status, StatusCode::UNAUTHORIZED);
-    let body: Value = serde_json::from_str(&api.text).unwrap();
-    assert_eq!(body["code"], "session_expired");
+    assert_session_expired_for_the_api(&state, &alice.cookie).await;
 }
 
 /// The sessions' clock follows tokio's: once signed in (on real time, as the provider needs),
@@ -250,15 +240,12 @@ async fn an_expired_session_sends_pages_to_sign_in_and_the_api_answers_401() {
         page.header(header::LOCATION),
         "/auth/login?return_to=%2Fui%2Faudit"
     );
-    let api = send(
-        &state,
-        "GET",
-        "/api/v1/audit",
-        Some(&alice.cookie),
-        &[],
-        None,
-    )
-    .await;
+    assert_session_expired_for_the_api(&state, &alice.cookie).await;
+}
+
+/// The API refuses `cookie` as a session that no longer holds (`401 session_expired`).
+async fn assert_session_expired_for_the_api(state: &AppState, cookie: &str) {
+    let api = send(state, "GET", "/api/v1/audit", Some(cookie), &[], None).await;
     assert_eq!(api.status, StatusCode::UNAUTHORIZED);
     let body: Value = serde_json::from_str(&api.text).unwrap();
     assert_eq!(body["code"], "session_expired");
