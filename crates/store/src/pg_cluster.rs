@@ -279,7 +279,8 @@ impl Cluster {
     }
 
     /// Forgets what is older than `before_micros` and no longer needed: finished API runs with
-    /// their output, owners of runs, replicas long dead or stopped, completed job slots.
+    /// their output, owners of runs, replicas long dead or stopped, completed job slots, and
+    /// single-use token ids that expired.
     /// Returns the number of rows removed.
     pub async fn prune(&self, before_micros: i64) -> Result<u64> {
         let mut removed = 0;
@@ -290,6 +291,7 @@ impl Cluster {
               AND l.state NOT IN ('rotated', 'released'))",
             "DELETE FROM replicas WHERE COALESCE(dead_micros, stopped_micros) < $1",
             "DELETE FROM scheduled_slots WHERE done_micros < $1",
+            "DELETE FROM used_tokens WHERE until_seconds < $1 / 1000000",
         ] {
             removed += sqlx::query(sql)
                 .bind(before_micros)
@@ -321,20 +323,18 @@ impl Cluster {
 
 impl Cluster {
     /// Records a single-use token's id (`key`: a digest of issuer and `jti`) until
-    /// `until_seconds`; `false` if any replica accepted it before (a replay). Expired ids are
-    /// forgotten on the way.
+    /// `until_seconds`; `false` if any replica accepted it before (a replay). An id whose time
+    /// has passed may be recorded again (the verifier refuses the expired token anyway); the
+    /// leader deletes such rows when it prunes, so this stays one statement per call.
     pub async fn use_token(&self, key: &str, until_seconds: i64, now_seconds: i64) -> Result<bool> {
-        sqlx::query("DELETE FROM used_tokens WHERE until_seconds < $1")
-            .bind(now_seconds)
-            .execute(&self.pool)
-            .await
-            .map_err(q("forget expired token ids"))?;
         let done = sqlx::query(
             "INSERT INTO used_tokens (key, until_seconds) VALUES ($1, $2) \
-             ON CONFLICT (key) DO NOTHING",
+             ON CONFLICT (key) DO UPDATE SET until_seconds = excluded.until_seconds \
+             WHERE used_tokens.until_seconds < $3",
         )
         .bind(key)
         .bind(until_seconds)
+        .bind(now_seconds)
         .execute(&self.pool)
         .await
         .map_err(q("record a token id"))?;
